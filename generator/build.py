@@ -1,0 +1,159 @@
+"""The pipeline in one readable function: gather everything in memory, then write site_src/ once.
+
+config -> inputs (model, data) -> image set -> analyses -> figures -> pages -> site_src/
+Nothing is written until every page and figure exists, so a failed build leaves site_src/ as it was.
+"""
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+from generator.config import Settings, as_table
+from generator.data import synth
+from generator.explain.regions import REGIONS, TEMPLATE, region_mass, template_parts
+from generator.explain.saliency import saliency
+from generator.figures.common import face_png
+from generator.figures.saliency import saliency_figure
+from generator.imageset import ImageSet, pick_images, predict
+from generator.inputs import DataInputs, load_data
+from generator.models.load import LoadedModel, load_model
+from generator.site.render import render_pages
+from generator.site.strings import CLASS_NAMES, QUESTION_POINTS
+from generator.site.tomlwrite import dumps as toml_dumps
+from generator.site.writer import write_site
+
+PACKAGES = ("torch", "numpy", "matplotlib", "jinja2", "lime", "scikit-image", "mkdocs", "mkdocs-material",
+            "mkdocs-static-i18n", "mkdocs-glightbox")
+NOTE_TEXT = {
+    "below_confidence": ("no correct image reached the confidence threshold; the most confident correct one is shown",
+                         "沒有答對的影像達到信心門檻，改用信心最高的答對影像"),
+    "none_correct": ("the model classifies no validation image of this class correctly; the image with the highest "
+                     "probability of the class is shown", "模型在驗證集中沒有答對任何這一類的影像，改用該類別機率最高的影像"),
+    "not_in_validation": ("the validation split has no image of this class; a training image is shown",
+                          "驗證集中沒有這一類的影像，改用訓練集的影像"),
+    "label_differs": ("the configured row is labelled with another class", "設定的列標記為其他類別"),
+}
+
+
+class Timer:
+    def __init__(self, progress):
+        self.stages: dict[str, float] = {}
+        self.progress = progress
+
+    @contextmanager
+    def stage(self, name: str):
+        self.progress(f"{name}...")
+        start = time.perf_counter()
+        yield
+        self.stages[name] = time.perf_counter() - start
+
+
+def _image_set_context(data: DataInputs, images: ImageSet, files: dict) -> dict:
+    items = []
+    for c, position in enumerate(images.positions):
+        path = f"figures/images/class_{c}.png"
+        files[path] = face_png(data.dataset.images[position])
+        note = dict(images.notes).get(c)
+        en, zh = NOTE_TEXT[note] if note else ("", "")
+        items.append({"cls": c, "name_en": CLASS_NAMES["en"][c], "name_zh": CLASS_NAMES["zh-TW"][c],
+                      "thumbnail": path, "row": int(images.rows[c]), "probability": float(images.probabilities[c]),
+                      "note_en": f"{CLASS_NAMES['en'][c]}: {en}." if en else "",
+                      "note_zh": f"{CLASS_NAMES['zh-TW'][c]}：{zh}。" if zh else ""})
+    return {"items": items}
+
+
+def _q1(model: torch.nn.Module, data: DataInputs, images: ImageSet, files: dict) -> dict:
+    faces = data.dataset.images[images.positions]
+    x = torch.from_numpy(faces).float().div_(255.0).unsqueeze(1)
+    maps = saliency(model, x, torch.from_numpy(images.targets))
+    parts = data.dataset.parts[images.positions] if data.dataset.parts is not None else None
+    items = []
+    for c in range(len(images.targets)):
+        path = f"figures/q1/saliency_{c}.png"
+        files[path] = saliency_figure(faces[c] / 255.0, maps[c])
+        mass = region_mass(maps[c], parts[c] if parts is not None else template_parts())
+        items.append({"cls": c, "figure": path, "row": int(images.rows[c]),
+                      "probability": float(images.probabilities[c]), "share": mass.share, "area": mass.area,
+                      "top": mass.top, "lift": mass.lift(mass.top)})
+    counts = {}
+    for item in items:
+        counts.setdefault(item["top"], []).append(item["cls"])
+    top_counts = sorted(({"region": r, "count": len(cs), "classes": cs} for r, cs in counts.items()),
+                        key=lambda t: (-t["count"], REGIONS.index(t["region"])))
+    decisive = None
+    if parts is not None:
+        expressive = [i for i in items if synth.DECISIVE_PARTS[i["cls"]]]
+        hits = sum(i["top"] in synth.DECISIVE_PARTS[i["cls"]] for i in expressive)
+        decisive = {"hits": hits, "total": len(expressive)}
+    return {"items": items, "regions": REGIONS, "top_counts": top_counts, "decisive": decisive,
+            "parts_source": "masks" if parts is not None else "template", "template": TEMPLATE}
+
+
+def _versions() -> list:
+    out = []
+    for name in PACKAGES:
+        try:
+            out.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            out.append((name, "not installed"))
+    return out
+
+
+def build(settings: Settings, template_dir: Path, progress=lambda _: None) -> dict:
+    """Build the report into ``settings.site_dir``. Returns stage timings and write counts."""
+    timer = Timer(progress)
+    torch.manual_seed(settings.seed)
+    with timer.stage("load model and data"):
+        loaded: LoadedModel = load_model(settings.model, settings.root)
+        data = load_data(settings)
+    with timer.stage("validation predictions and image set"):
+        probabilities = predict(loaded.model, data.dataset.images)
+        images = pick_images(probabilities, data.dataset.labels, data.validation, data.rows,
+                             settings.images.min_confidence, settings.images.indices)
+        val = data.validation
+        val_accuracy = float((probabilities[val].argmax(1) == data.dataset.labels[val]).mean()) if len(val) else 0.0
+    files: dict[str, bytes] = {}
+    with timer.stage("q1 saliency"):
+        q1 = _q1(loaded.model, data, images, files)
+    with timer.stage("pages"):
+        model_file = "demo_cnn.pt (bundled)" if not settings.model.path else loaded.path.name
+        context = {
+            "author": as_table(settings.author),
+            "questions": {q: {"points": p, "collaborators": getattr(settings.collaborators, q)}
+                          for q, p in QUESTION_POINTS.items()},
+            "model": {"description": loaded.description, "file": model_file, "output": settings.model.output,
+                      "parameters": sum(p.numel() for p in loaded.model.parameters()), "val_accuracy": val_accuracy},
+            "data": {"description_en": data.description_en, "description_zh": data.description_zh, "rows": data.total_rows, "validation": len(val),
+                     "synthetic": data.synthetic, "split_rule_en": data.split_rule_en,
+                     "split_rule_zh": data.split_rule_zh},
+            "imageset": _image_set_context(data, images, files),
+            "q1": q1,
+            "repro": {"settings_toml": toml_dumps(as_table(settings)).strip(), "versions": _versions(),
+                      "inputs": [{"name_en": "Model", "name_zh": "模型", "file": model_file, "sha256": loaded.sha256},
+                                 {"name_en": "Data", "name_zh": "資料", "file": data.file, "sha256": data.sha256}]},
+        }
+        context["imageset"]["rule_en"], context["imageset"]["rule_zh"] = _rule_text(settings)
+        files.update(render_pages(template_dir, context))
+        files["assets/report.css"] = (template_dir / "static" / "report.css").read_bytes()
+    with timer.stage("write site_src"):
+        counts = write_site(settings.resolve(settings.site_dir), files)
+    return {"stages": timer.stages, "files": counts, "site_dir": str(settings.resolve(settings.site_dir))}
+
+
+def _rule_text(settings: Settings) -> tuple[str, str]:
+    if settings.images.indices:
+        rows = ", ".join(map(str, settings.images.indices))
+        return f"The rows are fixed in the settings: {rows}.", f"影像的列號由設定指定：{rows}。"
+    t = settings.images.min_confidence
+    return (f"For each class, the first validation image that the model classifies correctly with a probability of at "
+            f"least {t:.2f}.", f"每個類別取驗證集中第一張被模型正確分類、且機率至少 {t:.2f} 的影像。")
+
+
+def write_timings(path: Path, result: dict) -> None:
+    path.write_text(json.dumps({k: round(v, 3) for k, v in result["stages"].items()}, indent=1) + "\n")
+

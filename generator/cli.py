@@ -1,0 +1,122 @@
+"""Thin command line. Heavy modules (torch, matplotlib) are imported inside the commands, so --help is instant.
+
+Exit codes: 0 success; 2 bad input (one line names the file, row or key, and what was expected); 1 anything
+else (a bug: run again with --debug for the traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _settings(args):
+    from generator.config import load_settings, parse_override
+    overrides = dict(parse_override(text) for text in args.set)
+    for flag, key in (("model", "model.path"), ("data", "data.csv"), ("seed", "seed"), ("out", "site_dir")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[key] = str(Path(value).resolve()) if flag in ("model", "data", "out") else value
+    return load_settings(Path(args.config), overrides)
+
+
+def cmd_build(args) -> None:
+    from generator.build import build, write_timings
+    settings = _settings(args)
+    start = time.perf_counter()
+    result = build(settings, TEMPLATES, progress=lambda m: _say(f"  {m}"))
+    write_timings(settings.root / "build-timings.json", result)
+    for stage, seconds in result["stages"].items():
+        _say(f"  {seconds:7.2f} s  {stage}")
+    files = result["files"]
+    _say(f"Built the report in {time.perf_counter() - start:.1f} s: {files['written']} files written, "
+         f"{files['unchanged']} unchanged, {files['removed']} removed, in {result['site_dir']}")
+    _say("Next: mkdocs serve   (then open http://127.0.0.1:8000/)")
+
+
+def cmd_synth(args) -> None:
+    import numpy as np
+    from generator.data import synth
+    from generator.data.fer2013 import write_csv
+    indices = np.arange(args.count)
+    images, labels, parts = synth.render_dataset(args.seed, indices)
+    out = Path(args.out)
+    write_csv(out, images, labels, [synth.usage_of(int(i)) for i in indices])
+    masks = out.with_suffix(".masks.npz")
+    np.savez_compressed(masks, parts=parts, part_names=np.array(synth.PARTS), labels=labels)
+    _say(f"Wrote {args.count} synthetic faces to {out}, and their part masks to {masks}")
+
+
+def cmd_train(args) -> None:
+    from generator.models.train import DEMO_WEIGHTS, save_checkpoint, train_demo
+    start = time.perf_counter()
+    result = train_demo(seed=args.seed, epochs=args.epochs,
+                        progress=lambda m: _say(f"  {time.perf_counter() - start:6.1f} s  {m}"))
+    out = Path(args.out) if args.out else DEMO_WEIGHTS
+    save_checkpoint(result, out)
+    _say(f"Held-out accuracy {result.val_accuracy:.1%}; trained in {time.perf_counter() - start:.0f} s; "
+         f"weights in {out}")
+
+
+def cmd_layers(args) -> None:
+    from generator.models.load import conv_layers, load_model
+    settings = _settings(args)
+    loaded = load_model(settings.model, settings.root)
+    print(f"Conv layers of {loaded.path.name} ({loaded.description}), output shape for one 48x48 image:")
+    for k, (name, module, shape) in enumerate(conv_layers(loaded.model)):
+        print(f"  {k:2d}  {name:<28} {module.in_channels:>4} -> {module.out_channels:<4} out {shape}")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m generator", description="Explainable-AI report generator.")
+    top.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    commands = top.add_subparsers(dest="command", required=True)
+
+    def with_settings(p):
+        p.add_argument("--config", default="pyproject.toml", help="settings file with [tool.generator]")
+        p.add_argument("--model", help="checkpoint file (overrides model.path)")
+        p.add_argument("--data", help="FER2013-format CSV (overrides data.csv)")
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override any setting, e.g. --set images.min_confidence=0.8")
+        return p
+
+    build = with_settings(commands.add_parser("build", help="compute every explanation and write site_src/"))
+    build.add_argument("--seed", type=int, help="overrides seed")
+    build.add_argument("--out", help="docs folder to write (overrides site_dir)")
+    build.set_defaults(run=cmd_build)
+    layers = with_settings(commands.add_parser("layers", help="list the model's conv layers and output shapes"))
+    layers.set_defaults(run=cmd_layers)
+    synth = commands.add_parser("synth", help="write synthetic faces as a FER2013 CSV plus a masks file")
+    synth.add_argument("--out", default="data/synthetic.csv")
+    synth.add_argument("--count", type=int, default=8400)
+    synth.add_argument("--seed", type=int, default=0)
+    synth.set_defaults(run=cmd_synth)
+    train = commands.add_parser("train", help="train the demo CNN on synthetic faces")
+    train.add_argument("--epochs", type=int, default=8)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", help="where to save (default: the bundled demo weights)")
+    train.set_defaults(run=cmd_train)
+    return top
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    from generator.errors import InputError
+    try:
+        args.run(args)
+    except InputError as error:
+        if args.debug:
+            raise
+        _say(f"error: {error}")
+        return 2
+    except KeyboardInterrupt:
+        _say("interrupted: site_src/ was left as it was")
+        return 130
+    return 0

@@ -1,0 +1,167 @@
+"""Typed, validated settings from ``[tool.generator]`` in pyproject.toml, checked before any work starts.
+
+Every setting has a default, so an empty table builds the demo report. CLI flags override the file. An unknown key
+or a wrong type stops the build with one line naming the key, the value and what was expected.
+"""
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import get_args, get_origin, get_type_hints
+
+from generator.errors import InputError
+
+
+def _choice(*options: str, default: str):
+    return field(default=default, metadata={"choices": options})
+
+
+@dataclass(frozen=True)
+class Author:
+    student_id: str = ""
+    department: str = ""  # department and year, e.g. "電機三"
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Collaborators:
+    q1: list[str] = field(default_factory=list)
+    q2: list[str] = field(default_factory=list)
+    q3: list[str] = field(default_factory=list)
+    q4: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    path: str = ""  # empty: the bundled demo CNN
+    format: str = _choice("auto", "state_dict", "checkpoint", "module", "torchscript", default="auto")
+    architecture: str = ""  # "package.module:Class", for a state_dict or a checkpoint dict without one
+    kwargs: dict = field(default_factory=dict)
+    state_dict_key: str = ""  # for a checkpoint dict; empty tries state_dict, model, network
+    input_scale: float = 255.0  # the model sees (pixel / input_scale - input_mean) / input_std
+    input_mean: float = 0.0
+    input_std: float = 1.0
+    output: str = _choice("logits", "probabilities", default="logits")
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    csv: str = ""  # empty: the bundled synthetic faces
+    validation_fraction: float = 0.1  # used when the file has no PublicTest rows
+    synthetic_seed: int = 0
+    synthetic_count: int = 8400
+
+
+@dataclass(frozen=True)
+class ImageSetSettings:
+    indices: list[int] = field(default_factory=list)  # 7 row indices, one per class in class order; empty: pick
+    min_confidence: float = 0.5
+
+
+@dataclass(frozen=True)
+class Settings:
+    seed: int = 0
+    site_dir: str = "site_src"
+    author: Author = field(default_factory=Author)
+    collaborators: Collaborators = field(default_factory=Collaborators)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    data: DataSettings = field(default_factory=DataSettings)
+    images: ImageSetSettings = field(default_factory=ImageSetSettings)
+    root: Path = field(default=Path("."), metadata={"internal": True})  # where relative paths start
+
+    def resolve(self, path: str) -> Path:
+        return (self.root / path).resolve() if path else self.root
+
+
+def _expected(hint) -> str:
+    origin = get_origin(hint)
+    if origin is list:
+        return f"a list of {get_args(hint)[0].__name__}"
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a table"}.get(
+        hint, getattr(hint, "__name__", str(hint)))
+
+
+def _check_value(where: str, key: str, value, hint, spec):
+    def fail(expected):
+        raise InputError(f"{where}: {key} = {value!r}: expected {expected}")
+    if get_origin(hint) is list:
+        item = get_args(hint)[0]
+        if not isinstance(value, list) or not all(isinstance(v, item) and not isinstance(v, bool) for v in value):
+            fail(_expected(hint))
+        return list(value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, hint) or (hint in (int, float) and isinstance(value, bool)):
+        fail(_expected(hint))
+    choices = spec.metadata.get("choices")
+    if choices and value not in choices:
+        fail("one of " + ", ".join(choices))
+    return value
+
+
+def _build(cls, table: dict, where: str):
+    if not isinstance(table, dict):
+        raise InputError(f"{where}: expected a table, found {table!r}")
+    hints = get_type_hints(cls)
+    specs = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
+    values = {}
+    for key, value in table.items():
+        if key not in specs:
+            close = difflib.get_close_matches(key, specs, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(specs)})"
+            raise InputError(f"{where}: unknown key '{key}'{hint}")
+        hint = hints[key]
+        if is_dataclass(hint):
+            values[key] = _build(hint, value, f"{where}.{key}")
+        else:
+            values[key] = _check_value(where, key, value, hint, specs[key])
+    return cls(**values)
+
+
+def settings_from_table(table: dict, root: Path, where: str = "[tool.generator]") -> Settings:
+    return replace(_build(Settings, table, where), root=root)
+
+
+def load_settings(pyproject: Path, overrides: dict | None = None) -> Settings:
+    """Read ``[tool.generator]`` from ``pyproject`` and apply ``overrides`` (dotted keys from the CLI)."""
+    try:
+        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{pyproject}: settings file not found (run from the project folder, or pass --config)")
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(f"{pyproject}: not valid TOML: {error}") from None
+    table = document.get("tool", {}).get("generator", {})
+    for dotted, value in (overrides or {}).items():
+        *sections, key = dotted.split(".")
+        target = table
+        for section in sections:
+            target = target.setdefault(section, {})
+            if not isinstance(target, dict):
+                raise InputError(f"{pyproject}: cannot override {dotted}: {section} is not a table")
+        target[key] = value
+    return settings_from_table(table, pyproject.parent.resolve(), f"{pyproject.name} [tool.generator]")
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    """``section.key=value`` with a TOML value; a bare word is taken as a string."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise InputError(f"--set {text!r}: expected section.key=value, e.g. --set model.output=\"probabilities\"")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+def as_table(settings: Settings) -> dict:
+    """The settings as a plain nested dict (for the reproducibility page and the cache key)."""
+    out = {}
+    for f in fields(settings):
+        if f.metadata.get("internal"):
+            continue
+        value = getattr(settings, f.name)
+        out[f.name] = as_table(value) if is_dataclass(value) else value
+    return out

@@ -1,0 +1,127 @@
+"""FER2013-format CSV files: Kaggle's ``fer2013.csv`` and the course's ``train.csv``.
+
+Kaggle: ``emotion,pixels,Usage`` with Usage one of Training, PublicTest, PrivateTest.
+Course: ``label,feature``. Both hold 2,304 space-separated integers 0-255 per row, and a label 0-6.
+Every row is validated; an error names the file, the line (1-based, the header is line 1) and what is wrong.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from generator.errors import InputError
+
+PIXELS = 48 * 48
+NUM_CLASSES = 7
+USAGES = ("Training", "PublicTest", "PrivateTest")
+HEADERS = {("emotion", "pixels", "Usage"): "kaggle", ("emotion", "pixels"): "kaggle", ("label", "feature"): "course"}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    images: np.ndarray          # (N, 48, 48) uint8
+    labels: np.ndarray          # (N,) int64
+    usage: np.ndarray           # (N,) str: Training / PublicTest / PrivateTest ("" where the file has none)
+    source: str                 # the file, or a description of the synthetic set
+    parts: np.ndarray | None = None  # (N, 48, 48) uint8 part label maps, synthetic data only
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def _parse_pixels(text: str, path: Path, line: int) -> np.ndarray:
+    fields = text.split()
+    if len(fields) != PIXELS:
+        raise InputError(f"{path}:{line}: expected {PIXELS} space-separated pixels, found {len(fields)}")
+    try:
+        values = np.array(fields, dtype=np.int64)
+    except ValueError:
+        bad = next(f for f in fields if not f.lstrip("-").isdigit())
+        raise InputError(f"{path}:{line}: pixel {bad!r} is not an integer 0-255") from None
+    out_of_range = (values < 0) | (values > 255)
+    if out_of_range.any():
+        k = int(np.argmax(out_of_range))
+        raise InputError(f"{path}:{line}: pixel {k + 1} is {values[k]}, expected an integer 0-255")
+    return values.astype(np.uint8)
+
+
+def _parse_label(text: str, path: Path, line: int) -> int:
+    try:
+        label = int(text)
+    except ValueError:
+        raise InputError(f"{path}:{line}: label {text!r} is not an integer 0-6") from None
+    if not 0 <= label < NUM_CLASSES:
+        raise InputError(f"{path}:{line}: label {label} is out of range, expected 0-6")
+    return label
+
+
+def load_csv(path: str | Path) -> Dataset:
+    """Load and validate a FER2013-format CSV. Windows line endings and a UTF-8 BOM are accepted."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: data file not found")
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        rows = csv.reader(handle)
+        header = next(rows, None)
+        if header is None:
+            raise InputError(f"{path}: the file is empty, expected a header 'emotion,pixels,Usage' or 'label,feature'")
+        kind = HEADERS.get(tuple(h.strip() for h in header))
+        if kind is None:
+            raise InputError(f"{path}:1: header {','.join(header)!r} is not 'emotion,pixels,Usage' or 'label,feature'")
+        width = len(header)
+        images, labels, usage = [], [], []
+        for line, row in enumerate(rows, start=2):
+            if not row:
+                continue  # a trailing blank line
+            if len(row) != width:
+                raise InputError(f"{path}:{line}: expected {width} fields ({','.join(header)}), found {len(row)}")
+            labels.append(_parse_label(row[0].strip(), path, line))
+            images.append(_parse_pixels(row[1], path, line))
+            if width == 3:
+                if row[2].strip() not in USAGES:
+                    raise InputError(f"{path}:{line}: Usage {row[2]!r} is not one of {', '.join(USAGES)}")
+                usage.append(row[2].strip())
+            else:
+                usage.append("")
+    if not labels:
+        raise InputError(f"{path}: no data rows after the header")
+    return Dataset(np.stack(images).reshape(-1, 48, 48), np.array(labels, np.int64), np.array(usage), str(path))
+
+
+def validation_indices(dataset: Dataset, fraction: float, seed: int) -> np.ndarray:
+    """The validation split: Kaggle's PublicTest rows where present, else a seeded stratified hold-out."""
+    public = np.flatnonzero(dataset.usage == "PublicTest")
+    if len(public):
+        return public
+    rng = np.random.default_rng(seed)
+    picked = []
+    for label in range(NUM_CLASSES):
+        members = np.flatnonzero(dataset.labels == label)
+        count = int(round(len(members) * fraction))
+        if len(members) >= 2:
+            count = min(max(count, 1), len(members) - 1)  # keep each class in both splits when it can be
+        picked.append(rng.permutation(members)[:count])
+    return np.sort(np.concatenate(picked))
+
+
+def training_indices(dataset: Dataset, fraction: float, seed: int) -> np.ndarray:
+    """The rows not in the validation split (Kaggle's PrivateTest is kept out of training too)."""
+    held = np.zeros(len(dataset), bool)
+    held[validation_indices(dataset, fraction, seed)] = True
+    held |= dataset.usage == "PrivateTest"
+    return np.flatnonzero(~held)
+
+
+def write_csv(path: str | Path, images: np.ndarray, labels: np.ndarray, usage=None) -> None:
+    """Write Kaggle's format (with Usage) or, when ``usage`` is None, the course format."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        handle.write("emotion,pixels,Usage\n" if usage is not None else "label,feature\n")
+        flat = images.reshape(len(images), -1)
+        for k in range(len(flat)):
+            pixels = " ".join(map(str, flat[k].tolist()))
+            handle.write(f"{labels[k]},{pixels},{usage[k]}\n" if usage is not None else f"{labels[k]},{pixels}\n")

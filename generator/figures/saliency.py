@@ -1,0 +1,19 @@
+"""Question 1 figures: original | saliency heatmap | overlay, for one face. No words: captions carry them."""
+from __future__ import annotations
+
+import numpy as np
+
+from generator.figures.common import HEAT_CMAP, new_figure, overlay, png_bytes
+
+
+def saliency_figure(gray: np.ndarray, heatmap: np.ndarray) -> bytes:
+    """``gray`` and ``heatmap`` are (48, 48) in [0, 1]."""
+    fig = new_figure(7.2, 2.6)
+    axes = fig.subplots(1, 3, gridspec_kw={"wspace": 0.05})
+    axes[0].imshow(gray, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    shown = axes[1].imshow(heatmap, cmap=HEAT_CMAP, vmin=0, vmax=1, interpolation="nearest")
+    axes[2].imshow(overlay(gray, heatmap), interpolation="nearest")
+    for ax in axes:
+        ax.set_axis_off()
+    fig.colorbar(shown, ax=axes, fraction=0.025, pad=0.02)
+    return png_bytes(fig)

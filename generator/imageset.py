@@ -1,0 +1,77 @@
+"""The fixed image set: one face per class, explained by every question."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from generator.errors import InputError
+
+NUM_CLASSES = 7
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    positions: np.ndarray     # (7,) positions in the dataset
+    rows: np.ndarray          # (7,) row numbers as the user counts them
+    targets: np.ndarray       # (7,) the class explained for each image
+    probabilities: np.ndarray  # (7,) P(target) under the model
+    notes: list               # (class, kind) for images picked by a fallback rule
+
+
+def predict(model: torch.nn.Module, images: np.ndarray, batch: int = 32) -> np.ndarray:
+    """Class probabilities (N, 7) for uint8 faces (N, 48, 48). Batch 32: the CPU's cache sweet spot."""
+    out = []
+    with torch.inference_mode():
+        for k in range(0, len(images), batch):
+            x = torch.from_numpy(images[k:k + batch]).float().div_(255.0).unsqueeze(1)
+            out.append(torch.softmax(model(x).double(), dim=1))
+    return torch.cat(out).numpy() if out else np.zeros((0, NUM_CLASSES))
+
+
+def pick_images(probabilities: np.ndarray, labels: np.ndarray, validation: np.ndarray, rows: np.ndarray,
+                min_confidence: float, fixed_rows: list[int]) -> ImageSet:
+    """Per class, the first validation image classified correctly with P >= ``min_confidence``.
+
+    Fallbacks, each noted: the most confident correct image; else the validation image with the highest
+    probability of the class. ``fixed_rows`` (7 row numbers, class order) replaces the rule.
+    """
+    if fixed_rows:
+        if len(fixed_rows) != NUM_CLASSES:
+            raise InputError(f"[tool.generator.images] indices: expected 7 row numbers, one per class, "
+                             f"found {len(fixed_rows)}")
+        where = {int(r): k for k, r in enumerate(rows)}
+        positions = []
+        for row in fixed_rows:
+            if row not in where:
+                raise InputError(f"[tool.generator.images] indices: row {row} is not in the data "
+                                 f"(expected 0-{int(rows.max())})")
+            positions.append(where[row])
+        positions = np.array(positions)
+        targets = np.arange(NUM_CLASSES)
+        notes = [(c, "label_differs") for c in range(NUM_CLASSES) if labels[positions[c]] != c]
+    else:
+        predicted = probabilities.argmax(1)
+        positions, notes = [], []
+        for c in range(NUM_CLASSES):
+            members = validation[labels[validation] == c]
+            if not len(members):
+                members = np.flatnonzero(labels == c)
+                if not len(members):
+                    raise InputError(f"the data has no image of class {c}; set images.indices to pick one")
+                notes.append((c, "not_in_validation"))
+            correct = members[predicted[members] == c]
+            confident = correct[probabilities[correct, c] >= min_confidence]
+            if len(confident):
+                positions.append(confident[0])
+            elif len(correct):
+                positions.append(correct[np.argmax(probabilities[correct, c])])
+                notes.append((c, "below_confidence"))
+            else:
+                positions.append(members[np.argmax(probabilities[members, c])])
+                notes.append((c, "none_correct"))
+        positions = np.array(positions)
+        targets = np.arange(NUM_CLASSES)
+    chosen = probabilities[positions, targets]
+    return ImageSet(positions, rows[positions], targets, chosen, notes)

@@ -1,0 +1,51 @@
+"""Inputs of a build: the dataset (a user's CSV or the bundled synthetic faces) and its validation split."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from generator.config import Settings
+from generator.data import synth
+from generator.data.fer2013 import Dataset, load_csv, validation_indices
+
+
+@dataclass(frozen=True)
+class DataInputs:
+    dataset: Dataset          # the rows the build needs (all rows of a CSV; the validation rows of synthetic data)
+    rows: np.ndarray          # each dataset row's number in the full data set (a CSV's 0-based data row)
+    validation: np.ndarray    # positions in ``dataset`` of the validation split
+    total_rows: int
+    synthetic: bool
+    description_en: str
+    description_zh: str
+    split_rule_en: str
+    split_rule_zh: str
+    file: str
+    sha256: str
+
+
+def load_data(settings: Settings) -> DataInputs:
+    if settings.data.csv:
+        path = settings.resolve(settings.data.csv)
+        dataset = load_csv(path)
+        fraction = settings.data.validation_fraction
+        validation = validation_indices(dataset, fraction, settings.seed)
+        has_public = bool((dataset.usage == "PublicTest").any())
+        rule_en = "Kaggle's PublicTest rows" if has_public else f"a stratified {fraction:.0%} hold-out, seed {settings.seed}"
+        rule_zh = "Kaggle 的 PublicTest 列" if has_public else f"分層抽出 {fraction:.0%}，種子 {settings.seed}"
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        return DataInputs(dataset, np.arange(len(dataset)), validation, len(dataset), False,
+                          f"FER2013-format CSV `{path.name}`", f"FER2013 格式的 CSV `{path.name}`",
+                          rule_en, rule_zh, path.name, digest)
+    seed, count = settings.data.synthetic_seed, settings.data.synthetic_count
+    # Only the validation rows are rendered: every image has its own seed, so any subset renders alone.
+    rows = np.array([i for i in range(count) if synth.usage_of(i) == "PublicTest"])
+    images, labels, parts = synth.render_dataset(seed, rows)
+    dataset = Dataset(images, labels, np.full(len(rows), "PublicTest"), f"synthetic seed {seed}", parts)
+    digest = hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()
+    return DataInputs(dataset, rows, np.arange(len(rows)), count, True,
+                      f"bundled synthetic faces (seed {seed})", f"內附的合成人臉（種子 {seed}）",
+                      "every tenth image, as the demo model was trained", "每十張取一張，與示範模型訓練時相同",
+                      f"synthetic:{seed}:{count}", digest)

@@ -1,0 +1,162 @@
+"""Load the checkpoints students actually have, and wrap them in one interface.
+
+Formats: a state_dict with an architecture import path (``package.module:Class`` plus kwargs); a dict holding the
+state_dict under a key; a whole pickled module; a TorchScript file. The wrapper takes images in [0, 1] of shape
+(B, 1, 48, 48), applies the configured normalisation, and always returns logits: a model that outputs
+probabilities is turned into log-probabilities, which softmax maps back to the same probabilities.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from generator.config import ModelSettings
+from generator.errors import InputError
+from generator.models.train import DEMO_WEIGHTS
+
+STATE_DICT_KEYS = ("state_dict", "model", "network", "model_state_dict", "net")
+
+
+class NormalisedModel(nn.Module):
+    """[0, 1] pixels in, logits out. ``inner`` is the student's model, untouched."""
+
+    def __init__(self, inner: nn.Module, scale: float, mean: float, std: float, output: str):
+        super().__init__()
+        self.inner = inner
+        # pixels p in [0, 255] reach the model as (p / scale - mean) / std; our input is x = p / 255.
+        self.gain = 255.0 / scale / std
+        self.shift = mean / std
+        self.output = output
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.inner(x * self.gain - self.shift)
+        if self.output == "probabilities":
+            out = torch.log(out.clamp_min(1e-12))
+        return out
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: NormalisedModel
+    description: str      # what was loaded, for the home page
+    sha256: str           # of the checkpoint file
+    path: Path
+
+
+def import_object(spec: str, where: str):
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise InputError(f"{where}: architecture {spec!r}: expected 'package.module:Class'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise InputError(f"{where}: architecture {spec!r}: cannot import {module_name} ({error})") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise InputError(f"{where}: architecture {spec!r}: {module_name} has no {attr}") from None
+
+
+def _is_torchscript(path: Path) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.endswith("constants.pkl") or "/code/" in name for name in archive.namelist())
+
+
+def _torch_load(path: Path):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        pass  # not plain tensors: a pickled module or a checkpoint holding other objects
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:
+        raise InputError(f"{path}: not a PyTorch checkpoint ({type(error).__name__}: {error})") from None
+
+
+def _state_dict_of(obj: dict, settings: ModelSettings, path: Path) -> tuple[dict, str]:
+    if all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return obj, "state_dict"
+    keys = (settings.state_dict_key,) if settings.state_dict_key else STATE_DICT_KEYS
+    for key in keys:
+        if isinstance(obj.get(key), dict):
+            return obj[key], f"checkpoint dict, key '{key}'"
+        if isinstance(obj.get(key), nn.Module):
+            return obj[key].state_dict(), f"checkpoint dict, module under '{key}'"
+    raise InputError(f"{path}: checkpoint dict has no state_dict under {', '.join(repr(k) for k in keys)} "
+                     f"(its keys: {', '.join(map(str, obj))}); set model.state_dict_key")
+
+
+def _build_from_state_dict(state: dict, architecture: str, kwargs: dict, path: Path) -> nn.Module:
+    where = "[tool.generator.model]"
+    if not architecture:
+        raise InputError(f"{path}: holds only weights; set model.architecture to 'package.module:Class'")
+    cls = import_object(architecture, where)
+    try:
+        model = cls(**kwargs)
+    except TypeError as error:
+        raise InputError(f"{where}: cannot build {architecture} with kwargs {kwargs}: {error}") from None
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise InputError(
+            f"{path}: weights do not fit {architecture}: missing keys {result.missing_keys[:5]}, "
+            f"unexpected keys {result.unexpected_keys[:5]}")
+    return model
+
+
+def load_model(settings: ModelSettings, root: Path) -> LoadedModel:
+    path = (root / settings.path).resolve() if settings.path else DEMO_WEIGHTS
+    if not path.is_file():
+        raise InputError(f"{path}: model file not found")
+    fmt = settings.format
+    scale, mean, std, output = settings.input_scale, settings.input_mean, settings.input_std, settings.output
+    if fmt == "torchscript" or (fmt == "auto" and _is_torchscript(path)):
+        try:
+            inner, kind = torch.jit.load(str(path), map_location="cpu"), "TorchScript"
+        except Exception as error:
+            raise InputError(f"{path}: not a TorchScript file ({error})") from None
+    else:
+        obj = _torch_load(path)
+        if isinstance(obj, nn.Module):
+            if fmt not in ("auto", "module"):
+                raise InputError(f"{path}: holds a whole pickled module, but model.format is '{fmt}'")
+            inner, kind = obj, "pickled module"
+        elif isinstance(obj, dict):
+            state, kind = _state_dict_of(obj, settings, path)
+            architecture = settings.architecture or obj.get("architecture", "")
+            kwargs = settings.kwargs or obj.get("kwargs", {})
+            inner = _build_from_state_dict(state, architecture, kwargs, path)
+            kind = f"{kind} + {architecture}"
+            if not settings.path and isinstance(obj.get("input"), dict):  # the demo checkpoint says how it scales
+                scale, mean, std = obj["input"]["scale"], obj["input"]["mean"], obj["input"]["std"]
+        else:
+            raise InputError(f"{path}: expected a state_dict, a checkpoint dict or a module, found {type(obj).__name__}")
+    inner.eval()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    wrapped = NormalisedModel(inner, scale, mean, std, output).eval()
+    return LoadedModel(wrapped, kind, digest, path)
+
+
+def conv_layers(model: nn.Module, size: int = 48) -> list[tuple[str, nn.Conv2d, tuple]]:
+    """Every Conv2d of the model in forward order, with its output shape for one 48x48 image."""
+    shapes: dict[str, tuple] = {}
+    hooks = []
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            hooks.append(module.register_forward_hook(
+                lambda _m, _i, out, name=name: shapes.setdefault(name, tuple(out.shape[1:]))))
+    try:
+        with torch.inference_mode():
+            model(torch.zeros(1, 1, size, size))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    modules = dict(model.named_modules())
+    return [(name, modules[name], shape) for name, shape in shapes.items()]

@@ -1,0 +1,49 @@
+"""Jinja rendering of the pages, one template per page and language, plus the author's own prose files."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jinja2
+
+from generator.site.strings import CLASS_NAMES, LANGUAGES, REGION_NAMES, page_path
+
+PAGES = ("index", "q1", "q2", "q3", "q4", "reproducibility")
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+
+
+def environment(template_dir: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)), undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False, autoescape=False,
+    )
+
+
+def read_prose(template_dir: Path, page: str, language: str) -> dict:
+    """The author's prose for a page: this language's file, else the other language's, marked as such."""
+    for lang in (language, *[x for x in LANGUAGES if x != language]):
+        path = template_dir / "prose" / f"{page}.{lang}.md"
+        text = _COMMENT.sub("", path.read_text(encoding="utf-8")).strip() if path.is_file() else ""
+        if text:
+            return {"text": text, "language": lang, "from_other_language": lang != language}
+    return {"text": "", "language": language, "from_other_language": False}
+
+
+def _tidy(markdown: str) -> str:
+    """Collapse the blank lines that template logic leaves behind; end with exactly one newline."""
+    return re.sub(r"\n{3,}", "\n\n", markdown).strip() + "\n"
+
+
+def render_pages(template_dir: Path, context: dict) -> dict[str, bytes]:
+    """Every page in every language: relative path in site_src -> UTF-8 bytes."""
+    env = environment(template_dir)
+    out = {}
+    for language in LANGUAGES:
+        names = CLASS_NAMES[language]
+        env.filters["class_name"] = lambda cls, names=names: names[cls]
+        for page in PAGES:
+            page_context = dict(context, page=page, language=language, class_names=names,
+                                region_names=REGION_NAMES[language], prose=read_prose(template_dir, page, language))
+            text = env.get_template(f"{language}/{page}.md.j2").render(page_context)
+            out[page_path(page, language)] = _tidy(text).encode("utf-8")
+    return out

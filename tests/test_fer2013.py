@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+
+from conftest import pixel_string, write_rows
+from generator.data.fer2013 import load_csv, training_indices, validation_indices, write_csv
+from generator.errors import InputError
+
+
+def test_kaggle_format_parsed(kaggle_csv):
+    data = load_csv(kaggle_csv)
+    assert data.images.shape == (5, 48, 48) and data.images.dtype == np.uint8
+    assert data.labels.tolist() == [0, 1, 2, 3, 4]
+    assert data.usage.tolist() == ["Training", "Training", "PublicTest", "PrivateTest", "PublicTest"]
+    expected = np.array(pixel_string(3).split(), dtype=np.uint8).reshape(48, 48)
+    assert np.array_equal(data.images[3], expected)
+
+
+def test_course_format_parsed(course_csv):
+    data = load_csv(course_csv)
+    assert data.images.shape == (21, 48, 48)
+    assert data.labels.tolist() == [k % 7 for k in range(21)]
+    assert np.array_equal(data.images[20].ravel(), np.array(pixel_string(20).split(), dtype=np.uint8))
+
+
+def test_windows_line_endings_and_bom_load(tmp_path):
+    path = write_rows(tmp_path / "win.csv", "label,feature", [f"3,{pixel_string(1)}"], newline="\r\n", bom=True)
+    data = load_csv(path)
+    assert data.labels.tolist() == [3]
+    assert np.array_equal(data.images[0].ravel(), np.array(pixel_string(1).split(), dtype=np.uint8))
+
+
+def test_written_csv_reads_back(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    labels = np.array([6, 0, 3, 2])
+    write_csv(tmp_path / "k.csv", images, labels, ["Training", "PublicTest", "Training", "PrivateTest"])
+    write_csv(tmp_path / "c.csv", images, labels)
+    for name in ("k.csv", "c.csv"):
+        data = load_csv(tmp_path / name)
+        assert np.array_equal(data.images, images) and np.array_equal(data.labels, labels)
+
+
+GOOD = pixel_string(0)
+BAD_ROWS = [
+    ("emotion,pixels,Usage", [f"0,{GOOD},Training", f"1,{' '.join(GOOD.split()[:-1])},Training"], ":3: expected 2304 space-separated pixels, found 2303"),
+    ("emotion,pixels,Usage", [f"0,{GOOD} 7,Training"], ":2: expected 2304 space-separated pixels, found 2305"),
+    ("label,feature", [f"0,{GOOD}", f"0,{GOOD}", f"2,{GOOD.replace(GOOD.split()[0], '256', 1)}"], ":4: pixel 1 is 256, expected an integer 0-255"),
+    ("label,feature", [f"2,-1 {' '.join(GOOD.split()[1:])}"], ":2: pixel 1 is -1, expected an integer 0-255"),
+    ("label,feature", [f"2,abc {' '.join(GOOD.split()[1:])}"], ":2: pixel 'abc' is not an integer 0-255"),
+    ("label,feature", [f"2,1.5 {' '.join(GOOD.split()[1:])}"], ":2: pixel '1.5' is not an integer 0-255"),
+    ("label,feature", [f"0,{GOOD}", f"7,{GOOD}"], ":3: label 7 is out of range, expected 0-6"),
+    ("label,feature", [f"happy,{GOOD}"], ":2: label 'happy' is not an integer 0-6"),
+    ("emotion,pixels,Usage", [f"0,{GOOD},Train"], ":2: Usage 'Train' is not one of Training, PublicTest, PrivateTest"),
+    ("emotion,pixels,Usage", [f"0,{GOOD}"], ":2: expected 3 fields (emotion,pixels,Usage), found 2"),
+    ("id,pixels", [f"0,{GOOD}"], ":1: header 'id,pixels' is not 'emotion,pixels,Usage' or 'label,feature'"),
+    ("label,feature", [], ": no data rows after the header"),
+]
+
+
+@pytest.mark.parametrize("header,rows,message", BAD_ROWS)
+def test_malformed_rows_rejected_with_line_number(tmp_path, header, rows, message):
+    path = write_rows(tmp_path / "bad.csv", header, rows)
+    with pytest.raises(InputError) as error:
+        load_csv(path)
+    assert str(error.value) == f"{path}{message}"
+
+
+def test_missing_and_empty_files(tmp_path):
+    with pytest.raises(InputError, match="data file not found"):
+        load_csv(tmp_path / "nope.csv")
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(InputError, match="empty.csv: the file is empty"):
+        load_csv(tmp_path / "empty.csv")
+
+
+def test_validation_is_public_test_when_present(kaggle_csv):
+    data = load_csv(kaggle_csv)
+    assert validation_indices(data, 0.5, seed=0).tolist() == [2, 4]
+    assert training_indices(data, 0.5, seed=0).tolist() == [0, 1]  # PrivateTest stays out of training
+
+
+def test_stratified_holdout_is_seeded(course_csv):
+    data = load_csv(course_csv)  # 3 rows of each class
+    a, b, c = (validation_indices(data, 1 / 3, seed=s) for s in (0, 0, 1))
+    assert np.array_equal(a, b)
+    assert sorted(np.bincount(data.labels[a], minlength=7).tolist()) == [1] * 7
+    assert not np.array_equal(a, c) or len(a) == 0
+    assert set(a).isdisjoint(training_indices(data, 1 / 3, seed=0))
