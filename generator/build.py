@@ -64,7 +64,7 @@ def _image_set_context(data: DataInputs, images: ImageSet, files: dict) -> dict:
                       "thumbnail": path, "row": int(images.rows[c]), "probability": float(images.probabilities[c]),
                       "note_en": f"{CLASS_NAMES['en'][c]}: {en}." if en else "",
                       "note_zh": f"{CLASS_NAMES['zh-TW'][c]}：{zh}。" if zh else ""})
-    return {"items": items}
+    return {"faces": items}
 
 
 def _q1(model: torch.nn.Module, data: DataInputs, images: ImageSet, files: dict) -> dict:
@@ -90,7 +90,7 @@ def _q1(model: torch.nn.Module, data: DataInputs, images: ImageSet, files: dict)
         expressive = [i for i in items if synth.DECISIVE_PARTS[i["cls"]]]
         hits = sum(i["top"] in synth.DECISIVE_PARTS[i["cls"]] for i in expressive)
         decisive = {"hits": hits, "total": len(expressive)}
-    return {"items": items, "regions": REGIONS, "top_counts": top_counts, "decisive": decisive,
+    return {"per_class": items, "regions": REGIONS, "top_counts": top_counts, "decisive": decisive,
             "parts_source": "masks" if parts is not None else "template", "template": TEMPLATE}
 
 

@@ -141,7 +141,7 @@ def load_settings(pyproject: Path, overrides: dict | None = None) -> Settings:
             if not isinstance(target, dict):
                 raise InputError(f"{pyproject}: cannot override {dotted}: {section} is not a table")
         target[key] = value
-    return settings_from_table(table, pyproject.parent.resolve(), f"{pyproject.name} [tool.generator]")
+    return settings_from_table(table, pyproject.parent.resolve(), f"{pyproject} [tool.generator]")
 
 
 def parse_override(text: str) -> tuple[str, object]:

@@ -12,7 +12,8 @@ import numpy as np
 
 from generator.data.synth import PART_ID
 
-REGIONS = ("brows", "eyes", "nose", "mouth", "face")
+PARTS_OF_FACE = ("brows", "eyes", "nose", "mouth")
+REGIONS = (*PARTS_OF_FACE, "face", "background")
 # (row start, row end, column start, column end) on an aligned 48x48 FER2013 face.
 TEMPLATE = {"brows": (9, 16, 6, 42), "eyes": (16, 24, 6, 42), "nose": (24, 33, 16, 32), "mouth": (33, 43, 12, 36)}
 
@@ -30,7 +31,8 @@ def template_parts() -> np.ndarray:
 class RegionMass:
     share: dict   # region -> fraction of the map's total mass inside it
     area: dict    # region -> fraction of the image's pixels it covers
-    top: str      # the region with the highest share
+    top: str      # the face part (brows, eyes, nose, mouth) with the highest lift: mass per pixel, not raw mass,
+                  # since the rest of the face and the background are large and would win by area alone
 
     def lift(self, region: str) -> float:
         """How many times more mass the region holds than its area would give a uniform map."""
@@ -44,5 +46,5 @@ def region_mass(heatmap: np.ndarray, parts: np.ndarray) -> RegionMass:
         inside = parts == PART_ID[region]
         share[region] = float(heatmap[inside].sum()) / total if total > 0 else 0.0
         area[region] = float(inside.mean())
-    top = max(REGIONS, key=lambda r: share[r])
+    top = max(PARTS_OF_FACE, key=lambda r: (share[r] / area[r] if area[r] else 0.0))
     return RegionMass(share, area, top)

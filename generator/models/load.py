@@ -103,11 +103,16 @@ def _build_from_state_dict(state: dict, architecture: str, kwargs: dict, path: P
         model = cls(**kwargs)
     except TypeError as error:
         raise InputError(f"{where}: cannot build {architecture} with kwargs {kwargs}: {error}") from None
-    result = model.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    resized = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
+               if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    if missing or unexpected or resized:
         raise InputError(
-            f"{path}: weights do not fit {architecture}: missing keys {result.missing_keys[:5]}, "
-            f"unexpected keys {result.unexpected_keys[:5]}")
+            f"{path}: weights do not fit {architecture}: missing keys {missing[:5]}, unexpected keys "
+            f"{unexpected[:5]}, wrong shapes {resized[:3]} (check model.architecture and model.kwargs)")
+    model.load_state_dict(state)
     return model
 
 
@@ -147,11 +152,14 @@ def load_model(settings: ModelSettings, root: Path) -> LoadedModel:
 def conv_layers(model: nn.Module, size: int = 48) -> list[tuple[str, nn.Conv2d, tuple]]:
     """Every Conv2d of the model in forward order, with its output shape for one 48x48 image."""
     shapes: dict[str, tuple] = {}
-    hooks = []
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Conv2d):
-            hooks.append(module.register_forward_hook(
-                lambda _m, _i, out, name=name: shapes.setdefault(name, tuple(out.shape[1:]))))
+
+    def record(name):
+        def hook(_module, _inputs, output):  # returns None: a returned value would replace the output
+            shapes.setdefault(name, tuple(output.shape[1:]))
+        return hook
+
+    hooks = [module.register_forward_hook(record(name))
+             for name, module in model.named_modules() if isinstance(module, nn.Conv2d)]
     try:
         with torch.inference_mode():
             model(torch.zeros(1, 1, size, size))

@@ -1,0 +1,137 @@
+"""End to end: settings -> model and data -> site_src/ -> mkdocs build --strict, for both languages."""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT, TINY_KWARGS, tiny_model
+from generator.build import build
+from generator.cli import main
+from generator.config import load_settings
+from generator.data import synth
+from generator.data.fer2013 import write_csv
+
+PAGES = ["index", "q1", "q2", "q3", "q4", "reproducibility"]
+EXPECTED_FILES = sorted(
+    [".generated.json", "assets/report.css"]
+    + [f"{p}.md" for p in PAGES] + [f"{p}.en.md" for p in PAGES]
+    + [f"figures/images/class_{c}.png" for c in range(7)] + [f"figures/q1/saliency_{c}.png" for c in range(7)]
+)
+
+
+def _tree(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def _snapshot(folder):
+    return {rel: ((folder / rel).read_bytes(), (folder / rel).stat().st_mtime_ns) for rel in _tree(folder)}
+
+
+@pytest.fixture
+def tiny_project(tmp_path):
+    """A project folder with a tiny checkpoint and a 70-row synthetic CSV (one validation face per class)."""
+    torch.save({"state_dict": tiny_model().state_dict()}, tmp_path / "tiny.pt")
+    images, labels, _ = synth.render_dataset(5, range(70))
+    write_csv(tmp_path / "faces.csv", images, labels, [synth.usage_of(i) for i in range(70)])
+    (tmp_path / "pyproject.toml").write_text(f"""
+[tool.generator.author]
+student_id = "b11901001"
+name = "王小明"
+[tool.generator.collaborators]
+q1 = ["林小華"]
+[tool.generator.model]
+path = "tiny.pt"
+architecture = "generator.models.cnn:FerCNN"
+kwargs = {{blocks = {TINY_KWARGS["blocks"]}, hidden = {TINY_KWARGS["hidden"]}}}
+[tool.generator.data]
+csv = "faces.csv"
+""", encoding="utf-8")
+    return tmp_path
+
+
+def test_tiny_build_writes_exactly_the_pages_of_both_languages(tiny_project):
+    result = build(load_settings(tiny_project / "pyproject.toml"), ROOT / "templates")
+    site = tiny_project / "site_src"
+    assert _tree(site) == EXPECTED_FILES
+    assert result["files"] == {"written": len(EXPECTED_FILES) - 1, "unchanged": 0, "removed": 0}
+    zh, en = (site / "q1.md").read_text(), (site / "q1.en.md").read_text()
+    for c in range(7):
+        assert f"figures/q1/saliency_{c}.png" in zh and f"figures/q1/saliency_{c}.png" in en
+    assert "合作者：林小華" in zh and "Collaborators: 林小華" in en
+    assert "王小明" in (site / "index.md").read_text() and "b11901001" in (site / "index.en.md").read_text()
+    assert "fixed template of rectangles" in en  # real-format data has no part masks
+    assert "尚未完成" in (site / "q3.md").read_text() and "Not built yet" in (site / "q3.en.md").read_text()
+
+
+def test_second_build_rewrites_nothing(tiny_project):
+    settings = load_settings(tiny_project / "pyproject.toml")
+    build(settings, ROOT / "templates")
+    before = _snapshot(tiny_project / "site_src")
+    result = build(settings, ROOT / "templates")
+    assert result["files"]["written"] == 0 and result["files"]["removed"] == 0
+    assert _snapshot(tiny_project / "site_src") == before
+
+
+def test_failed_build_leaves_site_src_as_it_was(tiny_project, tmp_path):
+    settings = load_settings(tiny_project / "pyproject.toml")
+    build(settings, ROOT / "templates")
+    before = _snapshot(tiny_project / "site_src")
+    broken = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", broken)
+    (broken / "en" / "reproducibility.md.j2").write_text("{{ no_such_value }}")  # the last page rendered
+    with pytest.raises(Exception, match="no_such_value"):
+        build(settings, broken)
+    assert _snapshot(tiny_project / "site_src") == before
+
+
+def test_author_prose_is_kept_and_never_overwritten(tiny_project, tmp_path):
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    prose = templates / "prose" / "q1.zh-TW.md"
+    prose.write_text("<!-- hint -->\n模型主要看**嘴巴**。\n", encoding="utf-8")
+    build(load_settings(tiny_project / "pyproject.toml"), templates)
+    site = tiny_project / "site_src"
+    assert "## 作者的觀察" in (site / "q1.md").read_text() and "模型主要看**嘴巴**。" in (site / "q1.md").read_text()
+    en = (site / "q1.en.md").read_text()  # no English prose: the Chinese is shown, marked with its language
+    assert "## Author's notes" in en and '<div lang="zh-TW" markdown>' in en
+    assert prose.read_text(encoding="utf-8") == "<!-- hint -->\n模型主要看**嘴巴**。\n"
+    assert "Author's notes" not in (site / "q2.en.md").read_text()  # a prose file holding only a comment is empty
+
+
+def test_demo_build_then_mkdocs_strict_gives_both_languages(tmp_path):
+    """The newcomer's path: no model, no data. Then mkdocs builds every page in both languages."""
+    (tmp_path / "pyproject.toml").write_text("[tool.generator]\n")
+    assert main(["build", "--config", str(tmp_path / "pyproject.toml")]) == 0
+    config = (ROOT / "mkdocs.yml").read_text().replace(
+        "generator/site/mkdocs_hooks.py", str(ROOT / "generator/site/mkdocs_hooks.py"))
+    (tmp_path / "mkdocs.yml").write_text(config)
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", str(tmp_path / "mkdocs.yml"),
+                          "-d", str(tmp_path / "site")], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    site = tmp_path / "site"
+    for page in PAGES:
+        assert (site / f"{page}.html").is_file() and (site / "en" / f"{page}.html").is_file()
+    for q1 in (site / "q1.html", site / "en" / "q1.html"):
+        html = q1.read_text()
+        assert sum(f"figures/q1/saliency_{c}.png" in html for c in range(7)) == 7
+        assert "glightbox" in html
+    assert (site / "en" / "sitemap.xml").is_file()
+    assert "Demo report" in (site / "en" / "index.html").read_text()
+    for html in site.rglob("*.html"):
+        text = html.read_text()
+        assert "fonts.googleapis" not in text and "cdn.jsdelivr" not in text, html
+    assert np.all([(site / "figures/q1" / f"saliency_{c}.png").stat().st_size > 1000 for c in range(7)])
+
+
+def test_bad_settings_exit_2_with_one_line_and_touch_nothing(tmp_path, capsys):
+    (tmp_path / "pyproject.toml").write_text("[tool.generator.model]\nouptut = 'logits'\n")
+    assert main(["build", "--config", str(tmp_path / "pyproject.toml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path / 'pyproject.toml'} [tool.generator].model: unknown key 'ouptut' "
+                   "(did you mean 'output'?)"]
+    assert not (tmp_path / "site_src").exists()
