@@ -14,14 +14,11 @@ from pathlib import Path
 import torch
 
 from generator.config import Settings, as_table
-from generator.data import synth
-from generator.explain.regions import REGIONS, TEMPLATE, region_mass, template_parts
-from generator.explain.saliency import saliency
 from generator.figures.common import face_png
-from generator.figures.saliency import saliency_figure
 from generator.imageset import ImageSet, pick_images, predict
 from generator.inputs import DataInputs, load_data
 from generator.models.load import LoadedModel, load_model
+from generator.questions import q1
 from generator.site.render import render_pages
 from generator.site.strings import CLASS_NAMES, QUESTION_POINTS
 from generator.site.tomlwrite import dumps as toml_dumps
@@ -67,33 +64,6 @@ def _image_set_context(data: DataInputs, images: ImageSet, files: dict) -> dict:
     return {"faces": items}
 
 
-def _q1(model: torch.nn.Module, data: DataInputs, images: ImageSet, files: dict) -> dict:
-    faces = data.dataset.images[images.positions]
-    x = torch.from_numpy(faces).float().div_(255.0).unsqueeze(1)
-    maps = saliency(model, x, torch.from_numpy(images.targets))
-    parts = data.dataset.parts[images.positions] if data.dataset.parts is not None else None
-    items = []
-    for c in range(len(images.targets)):
-        path = f"figures/q1/saliency_{c}.png"
-        files[path] = saliency_figure(faces[c] / 255.0, maps[c])
-        mass = region_mass(maps[c], parts[c] if parts is not None else template_parts())
-        items.append({"cls": c, "figure": path, "row": int(images.rows[c]),
-                      "probability": float(images.probabilities[c]), "share": mass.share, "area": mass.area,
-                      "top": mass.top, "lift": mass.lift(mass.top)})
-    counts = {}
-    for item in items:
-        counts.setdefault(item["top"], []).append(item["cls"])
-    top_counts = sorted(({"region": r, "count": len(cs), "classes": cs} for r, cs in counts.items()),
-                        key=lambda t: (-t["count"], REGIONS.index(t["region"])))
-    decisive = None
-    if parts is not None:
-        expressive = [i for i in items if synth.DECISIVE_PARTS[i["cls"]]]
-        hits = sum(i["top"] in synth.DECISIVE_PARTS[i["cls"]] for i in expressive)
-        decisive = {"hits": hits, "total": len(expressive)}
-    return {"per_class": items, "regions": REGIONS, "top_counts": top_counts, "decisive": decisive,
-            "parts_source": "masks" if parts is not None else "template", "template": TEMPLATE}
-
-
 def _versions() -> list:
     out = []
     for name in PACKAGES:
@@ -118,8 +88,12 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None) -> di
         val = data.validation
         val_accuracy = float((probabilities[val].argmax(1) == data.dataset.labels[val]).mean()) if len(val) else 0.0
     files: dict[str, bytes] = {}
+    faces = data.dataset.images[images.positions]
+    parts = data.dataset.parts[images.positions] if data.dataset.parts is not None else None
     with timer.stage("q1 saliency"):
-        q1 = _q1(loaded.model, data, images, files)
+        q1_result = q1.analyse(loaded.model, faces, images.targets, parts)
+    with timer.stage("figures"):
+        files.update(q1.figures(faces, q1_result))
     with timer.stage("pages"):
         model_file = "demo_cnn.pt (bundled)" if not settings.model.path else loaded.path.name
         context = {
@@ -132,7 +106,7 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None) -> di
                      "synthetic": data.synthetic, "split_rule_en": data.split_rule_en,
                      "split_rule_zh": data.split_rule_zh},
             "imageset": _image_set_context(data, images, files),
-            "q1": q1,
+            "q1": q1.context(q1_result, images.rows, images.probabilities),
             "repro": {"settings_toml": toml_dumps(as_table(settings)).strip(), "versions": _versions(),
                       "inputs": [{"name_en": "Model", "name_zh": "模型", "file": model_file, "sha256": loaded.sha256},
                                  {"name_en": "Data", "name_zh": "資料", "file": data.file, "sha256": data.sha256}]},

@@ -1,0 +1,41 @@
+"""The README's commands, CI and the Pages workflow agree with each other and with pyproject.toml."""
+import re
+import tomllib
+
+from conftest import ROOT
+
+
+def _readme_commands():
+    return re.findall(r"```bash\n(.+?)\n```", (ROOT / "README.md").read_text())
+
+
+def test_readme_quick_start_is_two_commands_and_ci_runs_the_second():
+    quick_start = (ROOT / "README.md").read_text().split("## Quick start")[1].split("\n## ")[0]
+    commands = re.findall(r"```bash\n(.+?)\n```", quick_start)
+    assert len(commands) == 2
+    assert "python -m generator build" in commands[0] and commands[0].endswith("mkdocs serve")
+    ci = [line for line in (ROOT / ".ci/run").read_text().splitlines() if line and not line.startswith(("#", "set ", "cd "))]
+    assert ci == [commands[1]]
+
+
+def test_torch_is_pinned_to_the_cpu_build_on_disk():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert "torch==2.13.0" in deps
+
+
+def test_pages_workflow_needs_only_the_docs_packages_with_the_same_pins():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    docs = [line for line in (ROOT / "requirements-docs.txt").read_text().splitlines()
+            if line and not line.startswith("#")]
+    assert docs and all(pin in deps for pin in docs)
+    assert not any(name.startswith(("torch", "numpy", "lime")) for name in docs)
+    workflow = (ROOT / ".github/workflows/pages.yml").read_text()
+    for needed in ("pages: write", "id-token: write", "pip install -r requirements-docs.txt",
+                   "mkdocs build --strict", "actions/upload-pages-artifact", "path: site", "actions/deploy-pages",
+                   "SITE_URL:"):
+        assert needed in workflow, needed
+
+
+def test_committed_report_exists_in_both_languages():
+    for page in ("index", "q1", "q2", "q3", "q4", "reproducibility"):
+        assert (ROOT / "site_src" / f"{page}.md").is_file() and (ROOT / "site_src" / f"{page}.en.md").is_file()
