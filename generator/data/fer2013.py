@@ -7,6 +7,7 @@ Every row is validated; an error names the file, the line (1-based, the header i
 from __future__ import annotations
 
 import csv
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,19 @@ class Dataset:
 
 
 def _parse_pixels(text: str, path: Path, line: int) -> np.ndarray:
+    """Fast path: numpy's C parser, about 4x faster than split(). A row it cannot take goes to the slow path,
+    which finds the exact problem. Call inside ``warnings.catch_warnings`` with DeprecationWarning as an error:
+    that warning is how numpy says it stopped before the end of the text (a token that is not a number)."""
+    try:
+        values = np.fromstring(text, dtype=np.int32, sep=" ")
+    except (DeprecationWarning, ValueError):
+        values = None
+    if values is not None and len(values) == PIXELS and values.min() >= 0 and values.max() <= 255:
+        return values.astype(np.uint8)
+    return _parse_pixels_exactly(text, path, line)
+
+
+def _parse_pixels_exactly(text: str, path: Path, line: int) -> np.ndarray:
     fields = text.split()
     if len(fields) != PIXELS:
         raise InputError(f"{path}:{line}: expected {PIXELS} space-separated pixels, found {len(fields)}")
@@ -63,7 +77,8 @@ def load_csv(path: str | Path) -> Dataset:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: data file not found")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle, warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # numpy's "could not be read to its end"
         rows = csv.reader(handle)
         header = next(rows, None)
         if header is None:
