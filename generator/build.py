@@ -11,14 +11,16 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from generator.config import Settings, as_table
+from generator.explain.regions import template_parts
 from generator.figures.common import face_png
 from generator.imageset import ImageSet, pick_images, predict
 from generator.inputs import DataInputs, load_data
 from generator.models.load import LoadedModel, load_model
-from generator.questions import q1
+from generator.questions import q1, q2, q3, q4
 from generator.site.render import render_pages
 from generator.site.strings import CLASS_NAMES, QUESTION_POINTS
 from generator.site.tomlwrite import dumps as toml_dumps
@@ -64,6 +66,18 @@ def _image_set_context(data: DataInputs, images: ImageSet, files: dict) -> dict:
     return {"faces": items}
 
 
+def _q2_face(settings: Settings, data: DataInputs, images: ImageSet, faces) -> tuple:
+    """The face whose feature maps Q2 shows: the configured row when the data has it, else the first face."""
+    row = settings.filters.image_row
+    found = data.face_at_row(row)
+    if found is None:
+        found, row, rule = (faces[0], None), int(images.rows[0]), "fallback"
+    else:
+        rule = "configured"
+    face, part_map = found
+    return face, row, rule, part_map if part_map is not None else template_parts()
+
+
 def _versions() -> list:
     out = []
     for name in PACKAGES:
@@ -88,12 +102,25 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None) -> di
         val = data.validation
         val_accuracy = float((probabilities[val].argmax(1) == data.dataset.labels[val]).mean()) if len(val) else 0.0
     files: dict[str, bytes] = {}
+    model = loaded.model
     faces = data.dataset.images[images.positions]
-    parts = data.dataset.parts[images.positions] if data.dataset.parts is not None else None
+    masks = data.dataset.parts[images.positions] if data.dataset.parts is not None else None
+    parts = masks if masks is not None else np.stack([template_parts()] * len(faces))
     with timer.stage("q1 saliency"):
-        q1_result = q1.analyse(loaded.model, faces, images.targets, parts)
+        q1_result = q1.analyse(model, faces, images.targets, masks)
+    with timer.stage("q2 filters"):
+        q2_face = _q2_face(settings, data, images, faces)
+        q2_result = q2.analyse(model, settings.filters, settings.seed, *q2_face)
+    with timer.stage("q3 lime and confusion matrix"):
+        q3_result = q3.analyse(model, settings.lime, settings.seed, faces, images.targets,
+                               data.dataset.labels[val], probabilities[val].argmax(1), parts)
+    with timer.stage("q4 occlusion"):
+        q4_result = q4.analyse(model, settings.occlusion, faces, images.targets, parts)
     with timer.stage("figures"):
         files.update(q1.figures(faces, q1_result))
+        files.update(q2.figures(q2_result))
+        files.update(q3.figures(faces, q3_result, settings.lime))
+        files.update(q4.figures(faces, q4_result))
     with timer.stage("pages"):
         model_file = "demo_cnn.pt (bundled)" if not settings.model.path else loaded.path.name
         context = {
@@ -107,6 +134,9 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None) -> di
                      "split_rule_zh": data.split_rule_zh},
             "imageset": _image_set_context(data, images, files),
             "q1": q1.context(q1_result, images.rows, images.probabilities),
+            "q2": q2.context(q2_result, settings.filters),
+            "q3": q3.context(q3_result, images.rows, settings.lime),
+            "q4": q4.context(q4_result, images.rows, settings.occlusion),
             "repro": {"settings_toml": toml_dumps(as_table(settings)).strip(), "versions": _versions(),
                       "inputs": [{"name_en": "Model", "name_zh": "模型", "file": model_file, "sha256": loaded.sha256},
                                  {"name_en": "Data", "name_zh": "資料", "file": data.file, "sha256": data.sha256}]},

@@ -18,6 +18,10 @@ def _choice(*options: str, default: str):
     return field(default=default, metadata={"choices": options})
 
 
+def _at_least(low, default):
+    return field(default=default, metadata={"min": low})
+
+
 @dataclass(frozen=True)
 class Author:
     student_id: str = ""
@@ -40,24 +44,53 @@ class ModelSettings:
     architecture: str = ""  # "package.module:Class", for a state_dict or a checkpoint dict without one
     kwargs: dict = field(default_factory=dict)
     state_dict_key: str = ""  # for a checkpoint dict; empty tries state_dict, model, network
-    input_scale: float = 255.0  # the model sees (pixel / input_scale - input_mean) / input_std
+    input_scale: float = field(default=255.0, metadata={"min": 1e-12})  # the model sees (pixel / input_scale - input_mean) / input_std
     input_mean: float = 0.0
-    input_std: float = 1.0
+    input_std: float = field(default=1.0, metadata={"min": 1e-12})
     output: str = _choice("logits", "probabilities", default="logits")
 
 
 @dataclass(frozen=True)
 class DataSettings:
     csv: str = ""  # empty: the bundled synthetic faces
-    validation_fraction: float = 0.1  # used when the file has no PublicTest rows
+    validation_fraction: float = _at_least(0.0, 0.1)  # used when the file has no PublicTest rows
     synthetic_seed: int = 0
-    synthetic_count: int = 8400
+    synthetic_count: int = _at_least(70, 8400)
 
 
 @dataclass(frozen=True)
 class ImageSetSettings:
     indices: list[int] = field(default_factory=list)  # 7 row indices, one per class in class order; empty: pick
-    min_confidence: float = 0.5
+    min_confidence: float = _at_least(0.0, 0.5)
+
+
+@dataclass(frozen=True)
+class FilterSettings:
+    layer: str = ""  # a Conv2d name from `python -m generator layers`; empty: the second conv (block 1's second)
+    steps: int = _at_least(1, 100)  # the reference report's "ascent epochs"
+    lr: float = _at_least(0.0, 0.05)  # Adam step on pixels in [0, 1]
+    start: str = _choice("gray", "noise", "image", default="gray")  # gray + faint noise, uniform noise, the face
+    l2: float = _at_least(0.0, 0.01)  # pulls pixels toward mid-gray, so patterns stay local
+    tv: float = _at_least(0.0, 0.05)  # total variation, against pixel-level noise
+    jitter: int = _at_least(0, 1)  # random shift of up to this many pixels each step, against high-frequency artefacts
+    image_row: int = 6987  # the image whose feature maps are shown (the reference used 6987); else the first face
+    top: int = _at_least(1, 8)  # filters shown side by side with their outputs
+
+
+@dataclass(frozen=True)
+class LimeSettings:
+    num_samples: int = _at_least(10, 1000)  # lime's default
+    segments: int = _at_least(2, 50)  # SLIC superpixels asked for; on a 48x48 face ~35-45 come out, ~7x7 pixels
+    compactness: float = _at_least(0.0, 8.0)  # on lime's Lab scale: 8 follows brows, eyes, mouth; 20+ is a grid
+    features: int = _at_least(1, 5)  # superpixels shown for each sign
+    batch_size: int = _at_least(1, 32)  # measured: a course-sized CNN on this CPU runs ~2x faster at 8-32 than at 128
+
+
+@dataclass(frozen=True)
+class OcclusionSettings:
+    box: int = _at_least(1, 15)
+    stride: int = _at_least(1, 1)
+    fill: float = 1.0  # the box's value, pixels in [0, 1]: 1.0 is white
 
 
 @dataclass(frozen=True)
@@ -69,6 +102,9 @@ class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     data: DataSettings = field(default_factory=DataSettings)
     images: ImageSetSettings = field(default_factory=ImageSetSettings)
+    filters: FilterSettings = field(default_factory=FilterSettings)
+    lime: LimeSettings = field(default_factory=LimeSettings)
+    occlusion: OcclusionSettings = field(default_factory=OcclusionSettings)
     root: Path = field(default=Path("."), metadata={"internal": True})  # where relative paths start
 
     def resolve(self, path: str) -> Path:
@@ -98,6 +134,9 @@ def _check_value(where: str, key: str, value, hint, spec):
     choices = spec.metadata.get("choices")
     if choices and value not in choices:
         fail("one of " + ", ".join(choices))
+    low = spec.metadata.get("min")
+    if low is not None and value < low:
+        fail(f"{_expected(hint)} >= {low}")
     return value
 
 

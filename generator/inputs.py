@@ -24,6 +24,17 @@ class DataInputs:
     split_rule_zh: str
     file: str
     sha256: str
+    synthetic_seed: int | None = None
+
+    def face_at_row(self, row: int) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """The face of data row ``row`` (uint8, 48x48) and its part map if known, or None without such a row."""
+        hits = np.flatnonzero(self.rows == row)
+        if len(hits):
+            parts = self.dataset.parts[hits[0]] if self.dataset.parts is not None else None
+            return self.dataset.images[hits[0]], parts
+        if self.synthetic and 0 <= row < self.total_rows:
+            return synth.render(synth.make_spec(self.synthetic_seed, row))
+        return None
 
 
 def load_data(settings: Settings) -> DataInputs:
@@ -48,4 +59,4 @@ def load_data(settings: Settings) -> DataInputs:
     return DataInputs(dataset, rows, np.arange(len(rows)), count, True,
                       f"bundled synthetic faces (seed {seed})", f"內附的合成人臉（種子 {seed}）",
                       "every tenth image, as the demo model was trained", "每十張取一張，與示範模型訓練時相同",
-                      f"synthetic:{seed}:{count}", digest)
+                      f"synthetic:{seed}:{count}", digest, seed)

@@ -95,7 +95,7 @@ def test_model_errors_name_the_problem(tmp_path, model):
 def test_conv_layers_in_forward_order(model):
     layers = conv_layers(NormalisedModel(model, 255.0, 0.0, 1.0, "logits"))
     assert [(name, shape) for name, _, shape in layers] == [
-        ("inner.features.0", (4, 48, 48)), ("inner.features.3", (8, 48, 48))]
+        ("features.0", (4, 48, 48)), ("features.3", (8, 48, 48))]
 
 
 def test_layers_command_lists_the_demo_convs(tmp_path, capsys):
@@ -104,5 +104,5 @@ def test_layers_command_lists_the_demo_convs(tmp_path, capsys):
     assert main(["layers", "--config", str(tmp_path / "pyproject.toml")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("Conv layers of demo_cnn.pt")
-    assert lines[2].split() == ["1", "inner.features.3", "16", "->", "64", "out", "(64,", "48,", "48)"]
+    assert lines[2].split() == ["1", "features.3", "16", "->", "64", "out", "(64,", "48,", "48)"]
     assert len(lines) == 5  # four convs

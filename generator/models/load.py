@@ -150,7 +150,9 @@ def load_model(settings: ModelSettings, root: Path) -> LoadedModel:
 
 
 def conv_layers(model: nn.Module, size: int = 48) -> list[tuple[str, nn.Conv2d, tuple]]:
-    """Every Conv2d of the model in forward order, with its output shape for one 48x48 image."""
+    """Every Conv2d of the model in forward order, with its output shape for one 48x48 image.
+
+    Names are those of the user's own model (inside the normalising wrapper)."""
     shapes: dict[str, tuple] = {}
 
     def record(name):
@@ -158,13 +160,14 @@ def conv_layers(model: nn.Module, size: int = 48) -> list[tuple[str, nn.Conv2d, 
             shapes.setdefault(name, tuple(output.shape[1:]))
         return hook
 
+    own = getattr(model, "inner", model)
     hooks = [module.register_forward_hook(record(name))
-             for name, module in model.named_modules() if isinstance(module, nn.Conv2d)]
+             for name, module in own.named_modules() if isinstance(module, nn.Conv2d)]
     try:
         with torch.inference_mode():
             model(torch.zeros(1, 1, size, size))
     finally:
         for hook in hooks:
             hook.remove()
-    modules = dict(model.named_modules())
+    modules = dict(own.named_modules())
     return [(name, modules[name], shape) for name, shape in shapes.items()]

@@ -1,0 +1,57 @@
+"""Occlusion: a box of a fixed value slides over the face; the heatmap holds the class probability with the box
+centred on each position. Near the borders the box is clipped to the image.
+
+For a box of side ``box``, the box centred at (y, x) covers rows y - box//2 .. y + (box-1)//2 (and columns alike),
+so an odd box is exactly centred. Positions run over every ``stride``-th pixel from 0.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def box_bounds(centre: int, box: int, size: int = 48) -> tuple[int, int]:
+    """[start, end) of the box centred at ``centre``, clipped to the image."""
+    start = centre - box // 2
+    return max(start, 0), min(start + box, size)
+
+
+def occluded(face: torch.Tensor, y: int, x: int, box: int, fill: float) -> torch.Tensor:
+    """A copy of ``face`` (1, H, W) with the box centred at (y, x) set to ``fill``."""
+    out = face.clone()
+    y0, y1 = box_bounds(y, box, face.shape[-2])
+    x0, x1 = box_bounds(x, box, face.shape[-1])
+    out[..., y0:y1, x0:x1] = fill
+    return out
+
+
+@dataclass(frozen=True)
+class OcclusionResult:
+    heatmap: np.ndarray       # (ny, nx) probability of the target class with the box centred at each position
+    positions: np.ndarray     # (ny,) and (nx,) pixel coordinates of the centres, stacked as (2, n)
+    baseline: float           # the probability with no box
+    lowest: tuple[int, int]   # (y, x) of the centre with the lowest probability
+    lowest_image: np.ndarray  # (48, 48) the face with that box
+
+
+def occlusion(model: nn.Module, face: np.ndarray, target: int, box: int = 15, stride: int = 1, fill: float = 1.0,
+              batch_size: int = 32) -> OcclusionResult:
+    """``face`` is (48, 48) in [0, 1]. Every box position is scored, ``batch_size`` positions per forward pass."""
+    image = torch.from_numpy(np.asarray(face, np.float32))[None]
+    size = image.shape[-1]
+    centres = np.arange(0, size, stride)
+    grid = [(int(y), int(x)) for y in centres for x in centres]
+    probabilities = []
+    with torch.inference_mode():
+        for k in range(0, len(grid), batch_size):
+            batch = torch.stack([occluded(image, y, x, box, fill) for y, x in grid[k:k + batch_size]])
+            probabilities.append(torch.softmax(model(batch).double(), dim=1)[:, target])
+        baseline = float(torch.softmax(model(image[None]).double(), dim=1)[0, target])
+    heatmap = torch.cat(probabilities).numpy().reshape(len(centres), len(centres))
+    iy, ix = np.unravel_index(int(np.argmin(heatmap)), heatmap.shape)
+    lowest = (int(centres[iy]), int(centres[ix]))
+    lowest_image = occluded(image, *lowest, box, fill)[0].numpy().astype(np.float64)
+    return OcclusionResult(heatmap, np.stack([centres, centres]), baseline, lowest, lowest_image)

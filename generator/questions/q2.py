@@ -1,0 +1,75 @@
+"""Question 2: what activates each filter of one conv layer, and what the filters output for one face."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from generator.config import FilterSettings
+from generator.explain.filters import AscentResult, ascend, feature_maps, find_conv
+from generator.explain.regions import PARTS_OF_FACE, region_mass
+from generator.figures.filters import grid_figure, pairs_figure
+
+FIGURES = {"patterns": "figures/q2/filters.png", "outputs": "figures/q2/feature_maps.png",
+           "pairs": "figures/q2/top_filters.png"}
+
+
+@dataclass(frozen=True)
+class Q2Result:
+    layer: str
+    ascent: AscentResult
+    maps: np.ndarray         # (F, H, W) the layer's output for the face
+    face_row: int
+    face_rule: str           # "configured" (filters.image_row) or "fallback" (first face of the image set)
+    top: np.ndarray          # indices of the filters with the highest ascent activation
+    map_regions: list        # per filter: the face part where its (positive) output is densest
+    dead: int                # filters whose output is <= 0 everywhere on the face
+
+
+def analyse(model: torch.nn.Module, settings: FilterSettings, seed: int, face: np.ndarray, face_row: int,
+            face_rule: str, parts: np.ndarray) -> Q2Result:
+    name, layer = find_conv(model, settings.layer)
+    image = torch.from_numpy(face).float().div_(255.0)[None, None]
+    ascent = ascend(model, layer, range(layer.out_channels), steps=settings.steps, lr=settings.lr,
+                    start=settings.start, l2=settings.l2, tv=settings.tv, jitter=settings.jitter, seed=seed,
+                    image=image[0])
+    maps = feature_maps(model, layer, image)
+    top = np.argsort(-ascent.activation, kind="stable")[: settings.top]
+    regions = []
+    for channel in maps:
+        positive = np.clip(channel, 0, None)
+        if positive.shape != parts.shape or positive.sum() == 0:
+            regions.append(None)  # a strided layer's map is not 48x48, or the filter is silent
+        else:
+            regions.append(region_mass(positive, parts).top)
+    dead = int(sum(channel.max() <= 0 for channel in maps))
+    return Q2Result(name, ascent, maps, face_row, face_rule, top, regions, dead)
+
+
+def figures(result: Q2Result) -> dict[str, bytes]:
+    act = result.ascent.activation
+    labels = [f"{f}: {act[f]:.2f}" for f in range(len(act))]
+    return {
+        FIGURES["patterns"]: grid_figure(result.ascent.images, labels),
+        FIGURES["outputs"]: grid_figure(result.maps, [str(f) for f in range(len(result.maps))], cmap="viridis"),
+        FIGURES["pairs"]: pairs_figure(result.ascent.images[result.top], result.maps[result.top],
+                                       [labels[f] for f in result.top]),
+    }
+
+
+def context(result: Q2Result, settings: FilterSettings) -> dict:
+    act = result.ascent.activation
+    region_counts = {part: sum(r == part for r in result.map_regions) for part in PARTS_OF_FACE}
+    located = [p for p in PARTS_OF_FACE if region_counts[p]]
+    history = result.ascent.history
+    return {
+        "layer": result.layer, "filters": len(act), "steps": settings.steps, "settings": settings,
+        "face_row": result.face_row, "face_rule": result.face_rule, "figures": FIGURES,
+        "top": [{"index": int(f), "activation": float(act[f]),
+                 "region": result.map_regions[f]} for f in result.top],
+        "weakest": [{"index": int(f), "activation": float(act[f])} for f in np.argsort(act, kind="stable")[:3]],
+        "positive": int((act > 0).sum()), "dead": result.dead,
+        "rise": float(np.mean(history[-1] - history[0])), "rising": int((history[-1] > history[0]).sum()),
+        "region_counts": region_counts, "region_order": sorted(located, key=lambda p: -region_counts[p]),
+    }

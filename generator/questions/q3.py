@@ -1,0 +1,81 @@
+"""Question 3: LIME for each class image, read together with the confusion matrix on the validation split."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from generator.config import LimeSettings
+from generator.explain.confusion import Confusion, confusion_matrix
+from generator.explain.lime_explain import LimeResult, explain
+from generator.explain.regions import region_mass
+from generator.figures.explanations import confusion_figure, lime_figure, lime_overlay
+
+CONFUSION_FIGURE = "figures/q3/confusion_matrix.png"
+
+
+@dataclass(frozen=True)
+class Q3Result:
+    explanations: list[LimeResult]
+    confusion: Confusion
+    positive_regions: list  # per class: the face part where the positive superpixels are densest, or None
+
+
+def analyse(model: torch.nn.Module, settings: LimeSettings, seed: int, faces: np.ndarray, targets: np.ndarray,
+            labels: np.ndarray, predicted: np.ndarray, parts: np.ndarray) -> Q3Result:
+    explanations, regions = [], []
+    for k, (face, target) in enumerate(zip(faces, targets)):
+        result = explain(model, face / 255.0, int(target), seed=seed + k, num_samples=settings.num_samples,
+                         segments=settings.segments, compactness=settings.compactness,
+                         batch_size=settings.batch_size)
+        explanations.append(result)
+        positive, _ = result.masks(settings.features)
+        regions.append(region_mass(positive.astype(float), parts[k]).top if positive.any() else None)
+    return Q3Result(explanations, confusion_matrix(labels, predicted), regions)
+
+
+def figure_path(cls: int) -> str:
+    return f"figures/q3/lime_{cls}.png"
+
+
+def figures(faces: np.ndarray, result: Q3Result, settings: LimeSettings) -> dict[str, bytes]:
+    out = {CONFUSION_FIGURE: confusion_figure(result.confusion.rates, result.confusion.counts)}
+    for c, explanation in enumerate(result.explanations):
+        gray = faces[c] / 255.0
+        positive, negative = explanation.masks(settings.features)
+        overlay = lime_overlay(gray, positive, negative, explanation.segments)
+        out[figure_path(c)] = lime_figure(gray, explanation.weight_map(), overlay)
+    return out
+
+
+def context(result: Q3Result, rows: np.ndarray, settings: LimeSettings) -> dict:
+    confusion = result.confusion
+    accuracy = confusion.per_class_accuracy
+    totals = confusion.counts.sum(axis=1)
+    present = [c for c in range(len(accuracy)) if totals[c]]
+    best = max(present, key=lambda c: (accuracy[c], -c)) if present else None
+    worst = min(present, key=lambda c: (accuracy[c], c)) if present else None
+    per_class = []
+    for c, explanation in enumerate(result.explanations):
+        positive, negative = explanation.masks(settings.features)
+        per_class.append({
+            "cls": c, "figure": figure_path(c), "row": int(rows[c]), "segments": int(explanation.segments.max() + 1),
+            "score": explanation.score, "local_pred": explanation.local_pred, "probability": explanation.probability,
+            "positive_share": float(positive.mean()), "negative_share": float(negative.mean()),
+            "region": result.positive_regions[c], "accuracy": float(accuracy[c]),
+            "confused_with": _most_confused_with(confusion, c),
+        })
+    return {
+        "figure": CONFUSION_FIGURE, "per_class": per_class, "settings": settings, "accuracy": confusion.accuracy,
+        "per_class_accuracy": [float(a) for a in accuracy], "totals": [int(t) for t in totals],
+        "best": best, "worst": worst,
+        "confusions": [{"true": t, "predicted": p, "count": n, "rate": r} for t, p, n, r in confusion.largest_confusions(3)],
+        "total": int(confusion.counts.sum()),
+    }
+
+
+def _most_confused_with(confusion: Confusion, c: int):
+    row = confusion.counts[c].copy()
+    row[c] = 0
+    return int(np.argmax(row)) if row.sum() else None
