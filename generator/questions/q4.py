@@ -8,26 +8,36 @@ import torch
 
 from generator.config import OcclusionSettings
 from generator.data.synth import PART_ID
-from generator.explain.occlusion import OcclusionResult, occlusion
+from generator.explain.occlusion import OcclusionResult, box_bounds, occlusion
+from generator.explain.regions import PARTS_OF_FACE
 from generator.figures.explanations import occlusion_figure
 
 
 @dataclass(frozen=True)
 class Q4Result:
     occlusions: list[OcclusionResult]
-    lowest_parts: list  # per class: the face part under the centre of the lowest-probability box
+    lowest_parts: list  # per class: the face part the lowest-probability box covers the largest share of
 
 
 def analyse(model: torch.nn.Module, settings: OcclusionSettings, faces: np.ndarray, targets: np.ndarray,
             parts: np.ndarray, batch_size: int = 32) -> Q4Result:
     results, lowest_parts = [], []
-    names = {v: k for k, v in PART_ID.items()}
     for face, target, part_map in zip(faces, targets, parts):
         result = occlusion(model, face / 255.0, int(target), box=settings.box, stride=settings.stride,
                            fill=settings.fill, batch_size=batch_size)
         results.append(result)
-        lowest_parts.append(names[int(part_map[result.lowest])])
+        lowest_parts.append(covered_part(part_map, result.lowest, settings.box))
     return Q4Result(results, lowest_parts)
+
+
+def covered_part(part_map: np.ndarray, centre: tuple[int, int], box: int) -> str | None:
+    """The face part of which the box centred at ``centre`` hides the largest share (None if it hides none)."""
+    covered = np.zeros(part_map.shape, bool)
+    covered[slice(*box_bounds(centre[0], box)), slice(*box_bounds(centre[1], box))] = True
+    shares = {p: (covered & (part_map == PART_ID[p])).sum() / max((part_map == PART_ID[p]).sum(), 1)
+              for p in PARTS_OF_FACE}
+    best = max(PARTS_OF_FACE, key=lambda p: shares[p])
+    return best if shares[best] > 0 else None
 
 
 def figure_path(cls: int) -> str:
@@ -46,10 +56,11 @@ def context(result: Q4Result, rows: np.ndarray, settings: OcclusionSettings) -> 
             "cls": c, "figure": figure_path(c), "row": int(rows[c]), "baseline": r.baseline,
             "lowest_probability": float(r.heatmap.min()), "highest_probability": float(r.heatmap.max()),
             "lowest": r.lowest, "lowest_part": result.lowest_parts[c],
-            "drop": r.baseline - float(r.heatmap.min()),
+            "kept": float(r.heatmap.min()) / r.baseline if r.baseline > 0 else 1.0,
             "fragile": float((r.heatmap < 0.5 * r.baseline).mean()),
         })
-    strongest = max(per_class, key=lambda item: item["drop"])
-    robust = min(per_class, key=lambda item: item["drop"])
+    # Widest effect: most box positions halve P. Most robust: the worst box keeps the largest share of P.
+    strongest = max(per_class, key=lambda item: (item["fragile"], -item["cls"]))
+    robust = max(per_class, key=lambda item: (item["kept"], -item["cls"]))
     return {"per_class": per_class, "settings": settings, "strongest": strongest, "robust": robust,
             "positions": int(result.occlusions[0].heatmap.size)}
