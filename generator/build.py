@@ -57,8 +57,9 @@ def _image_set_context(data: DataInputs, images: ImageSet, files: dict) -> dict:
     for c, position in enumerate(images.positions):
         path = f"figures/images/class_{c}.png"
         files[path] = face_png(data.dataset.images[position])
-        note = dict(images.notes).get(c)
-        en, zh = NOTE_TEXT[note] if note else ("", "")
+        kinds = [kind for cls, kind in images.notes if cls == c]  # a class can fall back twice
+        en = "; ".join(NOTE_TEXT[kind][0] for kind in kinds)
+        zh = "；".join(NOTE_TEXT[kind][1] for kind in kinds)
         items.append({"cls": c, "name_en": CLASS_NAMES["en"][c], "name_zh": CLASS_NAMES["zh-TW"][c],
                       "thumbnail": path, "row": int(images.rows[c]), "probability": float(images.probabilities[c]),
                       "note_en": f"{CLASS_NAMES['en'][c]}: {en}." if en else "",
@@ -154,8 +155,8 @@ def _rule_text(settings: Settings) -> tuple[str, str]:
         rows = ", ".join(map(str, settings.images.indices))
         return f"The rows are fixed in the settings: {rows}.", f"影像的列號由設定指定：{rows}。"
     t = settings.images.min_confidence
-    return (f"For each class, the first validation image that the model classifies correctly with a probability of at "
-            f"least {t:.2f}.", f"每個類別取驗證集中第一張被模型正確分類、且機率至少 {t:.2f} 的影像。")
+    return (f"Each is the first validation image of its class that the model classifies correctly with a probability "
+            f"of at least {t:.2f}.", f"每個類別取驗證集中第一張被模型正確分類、且機率至少 {t:.2f} 的影像。")
 
 
 def write_timings(path: Path, result: dict) -> None:

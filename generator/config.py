@@ -6,6 +6,7 @@ or a wrong type stops the build with one line naming the key, the value and what
 from __future__ import annotations
 
 import difflib
+import math
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
@@ -20,6 +21,10 @@ def _choice(*options: str, default: str):
 
 def _at_least(low, default):
     return field(default=default, metadata={"min": low})
+
+
+def _between(low, high, default, open_ends: bool = False):
+    return field(default=default, metadata={"min": low, "max": high, "open": open_ends})
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ class ModelSettings:
 @dataclass(frozen=True)
 class DataSettings:
     csv: str = ""  # empty: the bundled synthetic faces
-    validation_fraction: float = _at_least(0.0, 0.1)  # used when the file has no PublicTest rows
+    validation_fraction: float = _between(0.0, 1.0, 0.1, open_ends=True)  # used when the file has no PublicTest rows
     synthetic_seed: int = 0
     synthetic_count: int = _at_least(70, 8400)
 
@@ -90,13 +95,13 @@ class LimeSettings:
 class OcclusionSettings:
     box: int = _at_least(1, 15)
     stride: int = _at_least(1, 1)
-    fill: float = 1.0  # the box's value, pixels in [0, 1]: 1.0 is white
+    fill: float = _between(0.0, 1.0, 1.0)  # the box's value, pixels in [0, 1]: 1.0 is white
 
 
 @dataclass(frozen=True)
 class Settings:
     seed: int = 0
-    site_dir: str = "site_src"
+    site_dir: str = field(default="site_src", metadata={"nonempty": True})
     author: Author = field(default_factory=Author)
     collaborators: Collaborators = field(default_factory=Collaborators)
     model: ModelSettings = field(default_factory=ModelSettings)
@@ -128,15 +133,23 @@ def _check_value(where: str, key: str, value, hint, spec):
             fail(_expected(hint))
         return list(value)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        value = float(value)
     if not isinstance(value, hint) or (hint in (int, float) and isinstance(value, bool)):
         fail(_expected(hint))
     choices = spec.metadata.get("choices")
     if choices and value not in choices:
         fail("one of " + ", ".join(choices))
-    low = spec.metadata.get("min")
+    if hint is float and not math.isfinite(value):
+        fail("a finite number")
+    low, high = spec.metadata.get("min"), spec.metadata.get("max")
+    if spec.metadata.get("open") and not low < value < high:
+        fail(f"{_expected(hint)} between {low} and {high}, both excluded")
     if low is not None and value < low:
         fail(f"{_expected(hint)} >= {low}")
+    if high is not None and value > high:
+        fail(f"{_expected(hint)} <= {high}")
+    if hint is str and spec.metadata.get("nonempty") and not value.strip():
+        fail("a non-empty string")
     return value
 
 

@@ -44,6 +44,11 @@ indices = [1, 2, 3, 4, 5, 6, 7]
     ("[tool.generator.images]\nindices = [1, 'a']", "indices = [1, 'a']: expected a list of int"),
     ("[tool.generator]\nmodel = 3", "[tool.generator].model: expected a table, found 3"),
     ("[tool.generator\n", "pyproject.toml: not valid TOML"),
+    ("[tool.generator.data]\nvalidation_fraction = 1.0", "validation_fraction = 1.0: expected a number between 0.0 and 1.0"),
+    ("[tool.generator.occlusion]\nfill = 255", "fill = 255.0: expected a number <= 1.0"),
+    ("[tool.generator.filters]\nlr = nan", "lr = nan: expected a finite number"),
+    ("[tool.generator.filters]\nsteps = 0", "steps = 0: expected an integer >= 1"),
+    ("[tool.generator]\nsite_dir = ''", "site_dir = '': expected a non-empty string"),
 ])
 def test_bad_settings_rejected_with_key_value_and_expectation(tmp_path, body, message):
     with pytest.raises(InputError) as error:

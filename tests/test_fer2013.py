@@ -64,6 +64,17 @@ def test_malformed_rows_rejected_with_line_number(tmp_path, header, rows, messag
     assert str(error.value) == f"{path}{message}"
 
 
+def test_line_numbers_count_physical_lines_and_huge_values_do_not_wrap(tmp_path):
+    pixels = GOOD.split()
+    multi_line = '"' + " ".join(pixels[:1000]) + "\n" + " ".join(pixels[1000:]) + '"'  # a quoted field over 2 lines
+    path = write_rows(tmp_path / "m.csv", "label,feature", [f"0,{multi_line}", f"9,{GOOD}"])
+    with pytest.raises(InputError, match=r"m.csv:4: label 9 is out of range"):
+        load_csv(path)
+    path = write_rows(tmp_path / "h.csv", "label,feature", [f"0,4294967303 {' '.join(pixels[1:])}"])
+    with pytest.raises(InputError, match=r"h.csv:2: pixel 1 is 4294967303, expected an integer 0-255"):
+        load_csv(path)
+
+
 def test_missing_and_empty_files(tmp_path):
     with pytest.raises(InputError, match="data file not found"):
         load_csv(tmp_path / "nope.csv")

@@ -22,6 +22,12 @@ def test_default_layer_is_the_second_conv_and_bad_names_are_explained(wrapped):
         find_conv(wrapped, "features.1")
 
 
+def test_torchscript_model_is_refused_with_a_reason(model):
+    scripted = NormalisedModel(torch.jit.script(model), 255.0, 0.0, 1.0, "logits")
+    with pytest.raises(InputError, match="TorchScript model does not allow"):
+        find_conv(scripted, "")
+
+
 def test_grouped_own_channel_equals_the_full_convolution(wrapped):
     _, layer = find_conv(wrapped, "")
     x = torch.rand(5, 1, 48, 48)

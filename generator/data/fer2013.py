@@ -38,7 +38,7 @@ def _parse_pixels(text: str, path: Path, line: int) -> np.ndarray:
     which finds the exact problem. Call inside ``warnings.catch_warnings`` with DeprecationWarning as an error:
     that warning is how numpy says it stopped before the end of the text (a token that is not a number)."""
     try:
-        values = np.fromstring(text, dtype=np.int32, sep=" ")
+        values = np.fromstring(text, dtype=np.int64, sep=" ")
     except (DeprecationWarning, ValueError):
         values = None
     if values is not None and len(values) == PIXELS and values.min() >= 0 and values.max() <= 255:
@@ -88,7 +88,8 @@ def load_csv(path: str | Path) -> Dataset:
             raise InputError(f"{path}:1: header {','.join(header)!r} is not 'emotion,pixels,Usage' or 'label,feature'")
         width = len(header)
         images, labels, usage = [], [], []
-        for line, row in enumerate(rows, start=2):
+        for row in rows:
+            line = rows.line_num  # the physical line, right even after a quoted field that spans lines
             if not row:
                 continue  # a trailing blank line
             if len(row) != width:

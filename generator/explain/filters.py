@@ -20,12 +20,16 @@ from torch import nn
 from generator.errors import InputError
 
 
-class _ReachedLayer(Exception):
-    """Raised by a pre-hook to stop the forward pass once the layer's input is known."""
+class _ReachedLayer(BaseException):
+    """Raised by a pre-hook to stop the forward pass once the layer's input is known. A BaseException, so a
+    model whose forward catches ``Exception`` cannot swallow it and run on."""
 
 
 def find_conv(model: nn.Module, name: str, where: str = "[tool.generator.filters] layer") -> tuple[str, nn.Conv2d]:
     """The conv layer by name (as `python -m generator layers` prints it); empty: the second Conv2d."""
+    if isinstance(_inner(model), torch.jit.ScriptModule):
+        raise InputError(f"{where}: question 2 hooks into the model's layers, which a TorchScript model does not "
+                         "allow; load the state_dict with model.architecture instead")
     convs = [(n, m) for n, m in _inner(model).named_modules() if isinstance(m, nn.Conv2d)]
     if not name:
         if len(convs) < 2:
@@ -120,8 +124,8 @@ def ascend(model: nn.Module, layer: nn.Conv2d, filters, steps: int = 100, lr: fl
         shifted = torch.roll(x, shifts=(dy, dx), dims=(2, 3)) if jitter else x
         activation = own_channel(layer, layer_input(model, layer, shifted), filters).mean(dim=(1, 2))
         objective = activation - l2 * ((x - 0.5) ** 2).mean(dim=(1, 2, 3)) - tv * total_variation(x)
-        optimiser.zero_grad()
-        (-objective.sum()).backward()
+        # Only the pixels need a gradient: the model's own parameters collect none.
+        (x.grad,) = torch.autograd.grad(-objective.sum(), x)
         optimiser.step()
         with torch.no_grad():
             x.clamp_(0, 1)

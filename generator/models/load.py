@@ -70,11 +70,14 @@ def _is_torchscript(path: Path) -> bool:
         return any(name.endswith("constants.pkl") or "/code/" in name for name in archive.namelist())
 
 
-def _torch_load(path: Path):
+def _torch_load(path: Path, fmt: str):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        pass  # not plain tensors: a pickled module or a checkpoint holding other objects
+    except Exception as error:
+        if fmt not in ("auto", "module"):  # weights were promised: do not run the file's pickled code
+            raise InputError(f"{path}: cannot load as plain weights (model.format = '{fmt}'): {error}") from None
+    # A pickled module, or a checkpoint holding other objects: this runs the file's pickle code, so load only
+    # checkpoints you trust (your own).
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:
@@ -128,7 +131,7 @@ def load_model(settings: ModelSettings, root: Path) -> LoadedModel:
         except Exception as error:
             raise InputError(f"{path}: not a TorchScript file ({error})") from None
     else:
-        obj = _torch_load(path)
+        obj = _torch_load(path, fmt)
         if isinstance(obj, nn.Module):
             if fmt not in ("auto", "module"):
                 raise InputError(f"{path}: holds a whole pickled module, but model.format is '{fmt}'")
@@ -161,6 +164,9 @@ def conv_layers(model: nn.Module, size: int = 48) -> list[tuple[str, nn.Conv2d, 
         return hook
 
     own = getattr(model, "inner", model)
+    if isinstance(own, torch.jit.ScriptModule):
+        raise InputError("a TorchScript model does not allow hooks on its layers, so its conv layers cannot be "
+                         "listed; load the state_dict with model.architecture instead")
     hooks = [module.register_forward_hook(record(name))
              for name, module in own.named_modules() if isinstance(module, nn.Conv2d)]
     try:

@@ -36,15 +36,18 @@ def analyse(model: torch.nn.Module, settings: FilterSettings, seed: int, face: n
                     image=image[0])
     maps = feature_maps(model, layer, image)
     top = np.argsort(-ascent.activation, kind="stable")[: settings.top]
-    regions = []
-    for channel in maps:
-        positive = np.clip(channel, 0, None)
-        if positive.shape != parts.shape or positive.sum() == 0:
-            regions.append(None)  # a strided layer's map is not 48x48, or the filter is silent
-        else:
-            regions.append(region_mass(positive, parts).top)
+    layer_parts = parts_at(parts, maps.shape[1:])
+    regions = [region_mass(np.clip(channel, 0, None), layer_parts).top if channel.max() > 0 else None
+               for channel in maps]  # None: the filter is silent on this face
     dead = int(sum(channel.max() <= 0 for channel in maps))
     return Q2Result(name, ascent, maps, face_row, face_rule, top, regions, dead)
+
+
+def parts_at(parts: np.ndarray, shape: tuple) -> np.ndarray:
+    """The part map resampled (nearest) to a layer's spatial size, e.g. 24x24 after a pooling."""
+    rows = ((np.arange(shape[0]) + 0.5) * parts.shape[0] / shape[0]).astype(int)
+    cols = ((np.arange(shape[1]) + 0.5) * parts.shape[1] / shape[1]).astype(int)
+    return parts[np.ix_(rows, cols)]
 
 
 def figures(result: Q2Result) -> dict[str, bytes]:

@@ -72,6 +72,8 @@ def context(result: Q3Result, rows: np.ndarray, settings: LimeSettings) -> dict:
         "best": best, "worst": worst,
         "confusions": [{"true": t, "predicted": p, "count": n, "rate": r} for t, p, n, r in confusion.largest_confusions(3)],
         "total": int(confusion.counts.sum()),
+        "segment_pixels": int(round(np.mean([e.segments.size / (e.segments.max() + 1) for e in result.explanations]))),
+        "segment_count": int(round(np.mean([e.segments.max() + 1 for e in result.explanations]))),
     }
 
 
