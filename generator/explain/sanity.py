@@ -1,0 +1,70 @@
+"""Sanity check by cascading model randomisation (Adebayo et al., "Sanity Checks for Saliency Maps", 2018).
+
+The weight layers (Conv2d and Linear) are re-initialised from the top down, one at a time, cumulatively. After
+each step every method's map is compared with its map on the trained model: Spearman rank correlation of the
+absolute values, and SSIM. A map that depends on the model must change: its similarity falls. A map that stays
+the same (an edge detector on the input would) explains the image, not the model.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+from skimage.metrics import structural_similarity
+from torch import nn
+
+PASS_BELOW = 0.5  # a method passes when, with every layer randomised, the mean Spearman rho is below this
+
+
+@dataclass(frozen=True)
+class SanityResult:
+    layers: list[str]          # randomised in this order (top first)
+    spearman: np.ndarray       # (steps + 1, images): step 0 is the trained model (1 by definition)
+    ssim: np.ndarray           # (steps + 1, images)
+
+    @property
+    def final_spearman(self) -> float:
+        return float(self.spearman[-1].mean())
+
+    @property
+    def passed(self) -> bool:
+        return self.final_spearman < PASS_BELOW
+
+
+def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Conv2d and Linear layers of the user's model, top (output side) first."""
+    own = getattr(model, "inner", model)
+    layers = [(name, m) for name, m in own.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    return layers[::-1]
+
+
+def similarity(reference: np.ndarray, other: np.ndarray) -> tuple[float, float]:
+    """(Spearman rho of |values|, SSIM) of two maps in [0, 1]. A constant map has rho 0."""
+    a, b = np.abs(reference).ravel(), np.abs(other).ravel()
+    rho = 0.0 if a.std() == 0 or b.std() == 0 else float(spearmanr(a, b).statistic)
+    return rho, float(structural_similarity(reference, other, data_range=1.0))
+
+
+def cascading_randomisation(model: nn.Module, methods: dict[str, Callable], images: torch.Tensor,
+                            targets: torch.Tensor, seed: int) -> dict[str, SanityResult]:
+    """For every method f(model, images, targets) -> maps, the similarity curves as layers are randomised."""
+    randomised = copy.deepcopy(model)
+    layers = weight_layers(randomised)
+    reference = {name: f(model, images, targets) for name, f in methods.items()}
+    scores = {name: [[similarity(m, m)[0] for m in maps], ] for name, maps in reference.items()}
+    ssims = {name: [[1.0] * len(maps)] for name, maps in reference.items()}
+    for step, (_, layer) in enumerate(layers):
+        with torch.random.fork_rng():  # reset_parameters draws from the global generator: keep it seeded, local
+            torch.manual_seed(seed * 1000 + step)
+            layer.reset_parameters()
+        for name, f in methods.items():
+            maps = f(randomised, images, targets)
+            pairs = [similarity(r, m) for r, m in zip(reference[name], maps)]
+            scores[name].append([p[0] for p in pairs])
+            ssims[name].append([p[1] for p in pairs])
+    names = [name for name, _ in layers]
+    return {name: SanityResult(names, np.array(scores[name]), np.array(ssims[name])) for name in methods}
