@@ -20,7 +20,7 @@ from generator.figures.common import face_png
 from generator.imageset import ImageSet, pick_images, predict
 from generator.inputs import DataInputs, load_data
 from generator.models.load import LoadedModel, load_model
-from generator.questions import q1, q2, q3, q4
+from generator.questions import q1, q2, q3, q4, trust
 from generator.site.render import render_pages
 from generator.site.strings import CLASS_NAMES, QUESTION_POINTS
 from generator.site.tomlwrite import dumps as toml_dumps
@@ -108,7 +108,7 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None) -> di
     masks = data.dataset.parts[images.positions] if data.dataset.parts is not None else None
     parts = masks if masks is not None else np.stack([template_parts()] * len(faces))
     with timer.stage("q1 saliency"):
-        q1_result = q1.analyse(model, faces, images.targets, masks)
+        q1_result = q1.analyse(model, faces, images.targets, masks, settings.attribution, settings.seed)
     with timer.stage("q2 filters"):
         q2_face = _q2_face(settings, data, images, faces)
         q2_result = q2.analyse(model, settings.filters, settings.seed, *q2_face)
@@ -117,7 +117,13 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None) -> di
                                data.dataset.labels[val], probabilities[val].argmax(1), parts)
     with timer.stage("q4 occlusion"):
         q4_result = q4.analyse(model, settings.occlusion, faces, images.targets, parts)
+    with timer.stage("trust"):
+        trust_result = trust.analyse(
+            model, settings, faces, images.targets, q1.methods_for(model, settings.attribution, settings.seed)[0],
+            q1_result.methods, q3_result.explanations, q4_result.occlusions, masks, images.rows,
+            data.synthetic_seed if data.synthetic else None)
     with timer.stage("figures"):
+        files.update(trust.figures(trust_result))
         files.update(q1.figures(faces, q1_result))
         files.update(q2.figures(q2_result))
         files.update(q3.figures(faces, q3_result, settings.lime))
@@ -138,6 +144,7 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None) -> di
             "q2": q2.context(q2_result, settings.filters),
             "q3": q3.context(q3_result, images.rows, settings.lime),
             "q4": q4.context(q4_result, images.rows, settings.occlusion),
+            "trust": trust.context(trust_result), "settings_trust": settings.trust, "settings_lime": settings.lime,
             "repro": {"settings_toml": toml_dumps(as_table(settings)).strip(), "versions": _versions(),
                       "inputs": [{"name_en": "Model", "name_zh": "模型", "file": model_file, "sha256": loaded.sha256},
                                  {"name_en": "Data", "name_zh": "資料", "file": data.file, "sha256": data.sha256}]},

@@ -99,6 +99,23 @@ class OcclusionSettings:
 
 
 @dataclass(frozen=True)
+class AttributionSettings:
+    smoothgrad_samples: int = _at_least(1, 25)
+    smoothgrad_noise: float = _at_least(0.0, 0.15)  # standard deviation on the [0, 1] pixel scale
+    ig_baseline: str = _choice("black", "mean", "gray", default="black")  # mean: the face's own mean gray
+    ig_steps: int = _at_least(1, 50)
+    gradcam_layer: str = ""  # a Conv2d name; empty: the last Conv2d
+
+
+@dataclass(frozen=True)
+class TrustSettings:
+    lime_seeds: int = _at_least(2, 10)  # LIME runs per face for the stability scores
+    random_orders: int = _at_least(1, 5)  # random pixel orders averaged into the deletion/insertion reference
+    pixels_per_step: int = _at_least(1, 48)  # deletion/insertion: pixels removed or restored per step
+    sanity_occlusion_stride: int = _at_least(1, 6)  # occlusion is re-run after every randomisation step: coarser
+
+
+@dataclass(frozen=True)
 class Settings:
     seed: int = 0
     site_dir: str = field(default="site_src", metadata={"nonempty": True})
@@ -110,6 +127,8 @@ class Settings:
     filters: FilterSettings = field(default_factory=FilterSettings)
     lime: LimeSettings = field(default_factory=LimeSettings)
     occlusion: OcclusionSettings = field(default_factory=OcclusionSettings)
+    attribution: AttributionSettings = field(default_factory=AttributionSettings)
+    trust: TrustSettings = field(default_factory=TrustSettings)
     root: Path = field(default=Path("."), metadata={"internal": True})  # where relative paths start
 
     def resolve(self, path: str) -> Path:

@@ -14,19 +14,24 @@ from generator.config import load_settings
 from generator.data import synth
 from generator.data.fer2013 import write_csv
 
-PAGES = ["index", "q1", "q2", "q3", "q4", "reproducibility"]
+PAGES = ["index", "q1", "q2", "q3", "q4", "trust", "reproducibility"]
+SANITY_CHECKED = ["saliency", "smoothgrad", "integrated_gradients", "gradcam", "occlusion"]
 EXPECTED_FILES = sorted(
     [".generated.json", "assets/report.css"]
     + [f"{p}.md" for p in PAGES] + [f"{p}.en.md" for p in PAGES]
     + [f"figures/images/class_{c}.png" for c in range(7)] + [f"figures/q1/saliency_{c}.png" for c in range(7)]
     + ["figures/q2/filters.png", "figures/q2/feature_maps.png", "figures/q2/top_filters.png"]
     + ["figures/q3/confusion_matrix.png"] + [f"figures/q3/lime_{c}.png" for c in range(7)]
-    + [f"figures/q4/occlusion_{c}.png" for c in range(7)]
+    + [f"figures/q4/occlusion_{c}.png" for c in range(7)] + [f"figures/q1/methods_{c}.png" for c in range(7)]
+    + [f"figures/trust/sanity_{m}.png" for m in SANITY_CHECKED]
+    + ["figures/trust/deletion_insertion.png", "figures/trust/lime_std.png"]
 )
 QUESTION_FIGURES = {"q1": "figures/q1/saliency_{}.png", "q3": "figures/q3/lime_{}.png",
                     "q4": "figures/q4/occlusion_{}.png"}
 # Fewer samples, steps and box positions than the defaults: the same code paths, a test suite that stays fast.
-QUICK = ["--set", "lime.num_samples=100", "--set", "filters.steps=10", "--set", "occlusion.stride=3"]
+QUICK = ["--set", "lime.num_samples=100", "--set", "filters.steps=10", "--set", "occlusion.stride=3",
+         "--set", "trust.lime_seeds=2", "--set", "attribution.ig_steps=8", "--set", "attribution.smoothgrad_samples=4",
+         "--set", "trust.sanity_occlusion_stride=12"]
 
 
 def _tree(folder):
@@ -61,6 +66,12 @@ num_samples = 100
 steps = 10
 [tool.generator.occlusion]
 stride = 3
+[tool.generator.trust]
+lime_seeds = 2
+sanity_occlusion_stride = 12
+[tool.generator.attribution]
+ig_steps = 8
+smoothgrad_samples = 4
 """, encoding="utf-8")
     return tmp_path
 
@@ -82,6 +93,8 @@ def test_tiny_build_writes_exactly_the_pages_of_both_languages(tiny_project):
     # The tiny CSV has no row 6987, so Q2 falls back to the first face of the image set, and says so.
     assert "The data has no row 6987" in (site / "q2.en.md").read_text()
     assert "資料中沒有第 6987 列" in (site / "q2.md").read_text()
+    assert "They are\nunavailable for this data" in (site / "trust.en.md").read_text()  # real-format data: no masks
+    assert "此資料無法提供這些分數" in (site / "trust.md").read_text()
 
 
 def test_second_build_rewrites_nothing(tiny_project):
@@ -139,6 +152,12 @@ def test_demo_build_then_mkdocs_strict_gives_both_languages(tmp_path):
             assert sum(pattern.format(c) in html for c in range(7)) == 7, html_path
             assert "glightbox" in html
     assert "The face is row 6987" in (site / "en" / "q2.html").read_text()  # the synthetic set has row 6987
+    for html_path in (site / "trust.html", site / "en" / "trust.html"):
+        html = html_path.read_text()
+        for method in SANITY_CHECKED + ["lime"]:
+            assert f'id="trust-{method}"' in html
+        assert 'id="ground-truth"' in html and "Pointing game" in html
+    assert 'href="trust.html#trust-saliency"' in (site / "en" / "q1.html").read_text()
     for figure in EXPECTED_FILES:
         if figure.endswith(".png"):  # every figure decodes, and is not blank
             from PIL import Image

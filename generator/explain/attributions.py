@@ -42,11 +42,13 @@ def smoothgrad(model, images, targets, samples: int = 25, noise: float = 0.15, s
 
 
 def baseline_image(images: torch.Tensor, baseline: str | float) -> torch.Tensor:
-    """"black" (0), "mean" (each image's own mean gray), or a number in [0, 1]."""
+    """"black" (0), "gray" (0.5), "mean" (each image's own mean gray), or a number in [0, 1]."""
     if baseline == "black":
         return torch.zeros_like(images)
     if baseline == "mean":
         return images.mean(dim=(1, 2, 3), keepdim=True).expand_as(images).clone()
+    if baseline == "gray":
+        return torch.full_like(images, 0.5)
     return torch.full_like(images, float(baseline))
 
 

@@ -6,6 +6,19 @@ import numpy as np
 from generator.figures.common import HEAT_CMAP, new_figure, overlay, png_bytes
 
 
+def methods_figure(gray: np.ndarray, heatmaps: list[np.ndarray]) -> bytes:
+    """The face, then one heatmap per method (in the order the page's caption names them), all on 0-1."""
+    fig = new_figure(1.75 * (len(heatmaps) + 1) + 0.4, 2.0)
+    axes = fig.subplots(1, len(heatmaps) + 1, gridspec_kw={"wspace": 0.05})
+    axes[0].imshow(gray, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    for ax, heatmap in zip(axes[1:], heatmaps):
+        shown = ax.imshow(heatmap, cmap=HEAT_CMAP, vmin=0, vmax=1, interpolation="nearest")
+    for ax in axes:
+        ax.set_axis_off()
+    fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01)
+    return png_bytes(fig)
+
+
 def saliency_figure(gray: np.ndarray, heatmap: np.ndarray) -> bytes:
     """``gray`` and ``heatmap`` are (48, 48) in [0, 1]."""
     fig = new_figure(7.2, 2.6)

@@ -9,38 +9,66 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from generator.config import AttributionSettings
 from generator.data import synth
+from generator.explain.attributions import gradient_methods, last_conv
+from generator.explain.filters import find_conv
 from generator.explain.regions import REGIONS, TEMPLATE, RegionMass, region_mass, template_parts
-from generator.explain.saliency import saliency
-from generator.figures.saliency import saliency_figure
+from generator.figures.saliency import methods_figure, saliency_figure
+
+METHOD_NAMES = {"saliency": "Saliency", "smoothgrad": "SmoothGrad", "integrated_gradients": "Integrated Gradients",
+                "gradcam": "Grad-CAM"}
 
 
 @dataclass(frozen=True)
 class Q1Result:
-    maps: np.ndarray          # (7, 48, 48) in [0, 1]
-    masses: list[RegionMass]  # per class
+    maps: np.ndarray          # (7, 48, 48) vanilla saliency in [0, 1]
+    methods: dict             # method -> (7, 48, 48) maps in [0, 1], saliency included
+    masses: list[RegionMass]  # per class, of the saliency map
+    method_tops: dict         # method -> per class, the densest face part
     parts_source: str         # "masks" (synthetic ground truth) or "template" (aligned real faces)
+    gradcam_layer: str
 
 
-def analyse(model: torch.nn.Module, faces: np.ndarray, targets: np.ndarray, parts: np.ndarray | None) -> Q1Result:
+def methods_for(model: torch.nn.Module, settings: AttributionSettings, seed: int) -> tuple[dict, str]:
+    """The four gradient methods with their settings, and the Grad-CAM layer's name."""
+    layer_name = (find_conv(model, settings.gradcam_layer, "[tool.generator.attribution] gradcam_layer")[0]
+                  if settings.gradcam_layer else last_conv(model)[0])
+    return gradient_methods(settings.smoothgrad_samples, settings.smoothgrad_noise, settings.ig_baseline,
+                            settings.ig_steps, layer_name, seed), layer_name
+
+
+def analyse(model: torch.nn.Module, faces: np.ndarray, targets: np.ndarray, parts: np.ndarray | None,
+            settings: AttributionSettings, seed: int) -> Q1Result:
     x = torch.from_numpy(faces).float().div_(255.0).unsqueeze(1)
-    maps = saliency(model, x, torch.from_numpy(targets))
-    part_maps = parts if parts is not None else [template_parts()] * len(maps)
-    masses = [region_mass(m, p) for m, p in zip(maps, part_maps)]
-    return Q1Result(maps, masses, "masks" if parts is not None else "template")
+    methods, layer_name = methods_for(model, settings, seed)
+    all_maps = {name: f(model, x, torch.from_numpy(targets)) for name, f in methods.items()}
+    part_maps = parts if parts is not None else [template_parts()] * len(faces)
+    masses = [region_mass(m, p) for m, p in zip(all_maps["saliency"], part_maps)]
+    tops = {name: [region_mass(m, p).top for m, p in zip(maps, part_maps)] for name, maps in all_maps.items()}
+    return Q1Result(all_maps["saliency"], all_maps, masses, tops, "masks" if parts is not None else "template",
+                    layer_name)
 
 
 def figure_path(cls: int) -> str:
     return f"figures/q1/saliency_{cls}.png"
 
 
+def methods_path(cls: int) -> str:
+    return f"figures/q1/methods_{cls}.png"
+
+
 def figures(faces: np.ndarray, result: Q1Result) -> dict[str, bytes]:
-    return {figure_path(c): saliency_figure(faces[c] / 255.0, result.maps[c]) for c in range(len(result.maps))}
+    out = {figure_path(c): saliency_figure(faces[c] / 255.0, result.maps[c]) for c in range(len(result.maps))}
+    for c in range(len(result.maps)):
+        out[methods_path(c)] = methods_figure(faces[c] / 255.0, [result.methods[m][c] for m in METHOD_NAMES])
+    return out
 
 
 def context(result: Q1Result, rows: np.ndarray, probabilities: np.ndarray) -> dict:
-    per_class = [{"cls": c, "figure": figure_path(c), "row": int(rows[c]), "probability": float(probabilities[c]),
-                  "share": mass.share, "area": mass.area, "top": mass.top, "lift": mass.lift(mass.top)}
+    per_class = [{"cls": c, "figure": figure_path(c), "methods_figure": methods_path(c), "row": int(rows[c]),
+                  "probability": float(probabilities[c]), "share": mass.share, "area": mass.area, "top": mass.top,
+                  "lift": mass.lift(mass.top), "method_tops": {m: result.method_tops[m][c] for m in METHOD_NAMES}}
                  for c, mass in enumerate(result.masses)]
     by_region: dict[str, list[int]] = {}
     for item in per_class:
@@ -53,4 +81,5 @@ def context(result: Q1Result, rows: np.ndarray, probabilities: np.ndarray) -> di
         decisive = {"hits": sum(i["top"] in synth.DECISIVE_PARTS[i["cls"]] for i in expressive),
                     "total": len(expressive)}
     return {"per_class": per_class, "regions": REGIONS, "top_counts": top_counts, "decisive": decisive,
-            "parts_source": result.parts_source, "template": TEMPLATE}
+            "parts_source": result.parts_source, "template": TEMPLATE, "method_names": METHOD_NAMES,
+            "gradcam_layer": result.gradcam_layer}

@@ -8,7 +8,7 @@ import jinja2
 
 from generator.site.strings import CLASS_NAMES, LANGUAGES, REGION_NAMES, page_path
 
-PAGES = ("index", "q1", "q2", "q3", "q4", "reproducibility")
+PAGES = ("index", "q1", "q2", "q3", "q4", "trust", "reproducibility")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 
@@ -41,6 +41,7 @@ def render_pages(template_dir: Path, context: dict) -> dict[str, bytes]:
     for language in LANGUAGES:
         names = CLASS_NAMES[language]
         env.filters["class_name"] = lambda cls, names=names: names[cls]
+        env.filters["region_name"] = lambda region, regions=REGION_NAMES[language]: regions.get(region, "—")
         for page in PAGES:
             page_context = dict(context, page=page, language=language, class_names=names,
                                 region_names=REGION_NAMES[language], prose=read_prose(template_dir, page, language))

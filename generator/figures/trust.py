@@ -1,0 +1,57 @@
+"""Trust page figures: sanity-check curves, deletion/insertion curves, LIME's per-pixel spread. Method names
+are proper names (the same in both languages); axes carry symbols and numbers only."""
+from __future__ import annotations
+
+import numpy as np
+
+from generator.figures.common import HEAT_CMAP, new_figure, png_bytes
+
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+
+
+def sanity_figure(layers: list[str], spearman: np.ndarray, ssim: np.ndarray, pass_below: float) -> bytes:
+    """Mean (line) and range over faces (band) of Spearman rho and SSIM, as layers are randomised top down."""
+    steps = np.arange(len(layers) + 1)
+    fig = new_figure(6.0, 3.0)
+    ax = fig.subplots()
+    for values, colour, label, style in ((spearman, COLOURS[0], "ρ", "-"), (ssim, COLOURS[1], "SSIM", "--")):
+        ax.plot(steps, values.mean(axis=1), style, color=colour, marker="o", markersize=3, label=label)
+        ax.fill_between(steps, values.min(axis=1), values.max(axis=1), color=colour, alpha=0.15, linewidth=0)
+    ax.axhline(pass_below, color="gray", linewidth=0.8, linestyle=":")
+    ax.set_xticks(steps)
+    ax.set_xticklabels(["—"] + layers, rotation=35, ha="right", fontsize=7)
+    ax.set_ylim(-0.3, 1.05)
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3)
+    return png_bytes(fig)
+
+
+def curves_figure(curves: dict, reference: list) -> bytes:
+    """Deletion (left) and insertion (right): mean P(class) over the faces per method, random map dashed."""
+    fig = new_figure(8.0, 3.2)
+    axes = fig.subplots(1, 2, gridspec_kw={"wspace": 0.25})
+    for ax, kind in zip(axes, ("deletion", "insertion")):
+        for (name, runs), colour in zip(curves.items(), COLOURS):
+            mean = np.mean([getattr(r, kind) for r in runs], axis=0)
+            ax.plot(np.linspace(0, 1, len(mean)), mean, color=colour, label=name, linewidth=1.4)
+        mean = np.mean([getattr(r, kind) for r in reference], axis=0)
+        ax.plot(np.linspace(0, 1, len(mean)), mean, color="black", linestyle="--", label="random", linewidth=1.2)
+        ax.set_title("−" if kind == "deletion" else "+", fontsize=11)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, loc="lower right")
+    return png_bytes(fig)
+
+
+def std_figure(maps: list[np.ndarray]) -> bytes:
+    """LIME's per-pixel standard deviation of the superpixel weight across seeds, one panel per class."""
+    fig = new_figure(1.6 * len(maps) + 0.5, 2.0)
+    axes = fig.subplots(1, len(maps), gridspec_kw={"wspace": 0.05})
+    top = max(float(np.max(m)) for m in maps) or 1.0
+    for k, (ax, m) in enumerate(zip(axes, maps)):
+        shown = ax.imshow(m, cmap=HEAT_CMAP, vmin=0, vmax=top, interpolation="nearest")
+        ax.set_title(str(k), fontsize=8)
+        ax.set_axis_off()
+    fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01)
+    return png_bytes(fig)

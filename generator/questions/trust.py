@@ -1,0 +1,146 @@
+"""The trust page: how far each explanation can be trusted, measured, for every method of the report."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from generator.config import OcclusionSettings, Settings
+from generator.data import synth
+from generator.explain import faithfulness as faith
+from generator.explain import groundtruth as gt
+from generator.explain.lime_explain import explain
+from generator.explain.occlusion import occlusion
+from generator.explain.saliency import normalise
+from generator.explain.sanity import PASS_BELOW, SanityResult, cascading_randomisation
+from generator.explain.stability import stability
+from generator.figures.trust import curves_figure, sanity_figure, std_figure
+
+METHODS = ("saliency", "smoothgrad", "integrated_gradients", "gradcam", "lime", "occlusion")
+NAMES = {"saliency": "Saliency", "smoothgrad": "SmoothGrad", "integrated_gradients": "Integrated Gradients",
+         "gradcam": "Grad-CAM", "lime": "LIME", "occlusion": "Occlusion"}
+FIGURES = {"curves": "figures/trust/deletion_insertion.png", "lime_std": "figures/trust/lime_std.png"}
+
+
+def sanity_path(method: str) -> str:
+    return f"figures/trust/sanity_{method}.png"
+
+
+def occlusion_importance(heatmap: np.ndarray, baseline: float, size: int = 48) -> np.ndarray:
+    """How much the box at each position lowers P(class), on the 48x48 grid (nearest for a coarse stride)."""
+    drop = np.clip(baseline - heatmap, 0, None)
+    index = (np.arange(size) * heatmap.shape[0]) // size
+    return drop[np.ix_(index, index)]
+
+
+def occlusion_method(settings: OcclusionSettings, stride: int):
+    """Occlusion as f(model, images, targets) -> maps, for the randomisation check (a coarser stride)."""
+    def method(model, images, targets):
+        maps = []
+        for face, target in zip(images[:, 0].numpy(), targets.tolist()):
+            r = occlusion(model, face, target, box=settings.box, stride=stride, fill=settings.fill)
+            maps.append(occlusion_importance(r.heatmap, r.baseline))
+        return normalise(np.stack(maps))
+    return method
+
+
+@dataclass(frozen=True)
+class TrustResult:
+    sanity: dict          # method -> SanityResult (LIME is not re-run per layer: see the page)
+    curves: dict          # method -> list of Curves per face; "random" -> the reference
+    stability: list       # per face: Stability of LIME over seeds
+    ground_truth: dict | None  # method -> {"rma": [...], "chance": [...], "hits": [...], "agreement": [...]}
+    part_drops: list | None    # per expressive face: PartDrops
+
+
+def analyse(model: torch.nn.Module, settings: Settings, faces: np.ndarray, targets: np.ndarray,
+            gradient_methods: dict, gradient_maps: dict, lime_results: list, occlusion_results: list,
+            parts: np.ndarray | None, rows: np.ndarray, synthetic_seed: int | None) -> TrustResult:
+    t = settings.trust
+    x = torch.from_numpy(faces.astype(np.float32) / 255.0)[:, None]
+    targets_t = torch.from_numpy(targets)
+    checked = dict(gradient_methods, occlusion=occlusion_method(settings.occlusion, t.sanity_occlusion_stride))
+    sanity = cascading_randomisation(model, checked, x, targets_t, settings.seed)
+
+    maps = dict(gradient_maps)
+    maps["lime"] = np.stack([r.weight_map() for r in lime_results])
+    maps["occlusion"] = np.stack([occlusion_importance(r.heatmap, r.baseline) for r in occlusion_results])
+    curves = {m: [faith.curves(model, f / 255.0, int(c), faith.pixel_order(maps[m][k], settings.seed), t.pixels_per_step)
+                  for k, (f, c) in enumerate(zip(faces, targets))] for m in METHODS}
+    curves["random"] = [faith.random_curves(model, f / 255.0, int(c), settings.seed + k, t.random_orders,
+                                            t.pixels_per_step) for k, (f, c) in enumerate(zip(faces, targets))]
+
+    stabilities = []
+    for k, (face, target, first) in enumerate(zip(faces, targets, lime_results)):
+        weights = [first.weights] + [
+            explain(model, face / 255.0, int(target), seed=settings.seed + k + 1000 * j,
+                    num_samples=settings.lime.num_samples, segments=settings.lime.segments,
+                    compactness=settings.lime.compactness, batch_size=settings.lime.batch_size).weights
+            for j in range(1, t.lime_seeds)]
+        stabilities.append(stability(weights, first.segments, settings.lime.features))
+
+    ground_truth = drops = None
+    if parts is not None and synthetic_seed is not None:
+        expressive = [k for k, c in enumerate(targets) if synth.DECISIVE_PARTS[int(c)]]
+        drops = {k: gt.part_drops(model, synthetic_seed, int(rows[k]), int(targets[k])) for k in expressive}
+        ground_truth = {}
+        for m in METHODS:
+            masks = {k: gt.decisive_mask(parts[k], int(targets[k])) for k in expressive}
+            ground_truth[m] = {
+                "rma": [gt.relevance_mass_accuracy(maps[m][k], masks[k]) for k in expressive],
+                "chance": [float(masks[k].mean()) for k in expressive],
+                "hits": [gt.pointing_hit(maps[m][k], masks[k]) for k in expressive],
+                "agreement": [gt.part_rank_agreement(maps[m][k], parts[k], drops[k]) for k in expressive],
+            }
+        drops = [drops[k] for k in expressive]
+    return TrustResult(sanity, curves, stabilities, ground_truth, drops)
+
+
+def figures(result: TrustResult) -> dict[str, bytes]:
+    out = {sanity_path(m): sanity_figure(r.layers, r.spearman, r.ssim, PASS_BELOW) for m, r in result.sanity.items()}
+    out[FIGURES["curves"]] = curves_figure({NAMES[m]: result.curves[m] for m in METHODS}, result.curves["random"])
+    out[FIGURES["lime_std"]] = std_figure([s.pixel_std for s in result.stability])
+    return out
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def context(result: TrustResult) -> dict:
+    random_del = float(np.mean([c.deletion_auc for c in result.curves["random"]]))
+    random_ins = float(np.mean([c.insertion_auc for c in result.curves["random"]]))
+    rows = []
+    for m in METHODS:
+        sanity: SanityResult | None = result.sanity.get(m)
+        row = {"key": m, "name": NAMES[m],
+               "sanity": None if sanity is None else {"final": sanity.final_spearman, "passed": sanity.passed,
+                                                      "ssim": float(sanity.ssim[-1].mean()),
+                                                      "figure": sanity_path(m)},
+               "deletion": float(np.mean([c.deletion_auc for c in result.curves[m]])),
+               "insertion": float(np.mean([c.insertion_auc for c in result.curves[m]]))}
+        row["faithful"] = row["deletion"] < random_del and row["insertion"] > random_ins
+        if result.ground_truth is not None:
+            g = result.ground_truth[m]
+            chance = float(np.mean(g["chance"]))
+            row["rma"], row["rma_lift"] = _mean(g["rma"]), _mean(g["rma"]) / chance if chance else None
+            row["pointing"], row["pointing_lift"] = _mean(g["hits"]), _mean(g["hits"]) / chance if chance else None
+            row["agreement"] = _mean(g["agreement"])
+        rows.append(row)
+    by = {r["key"]: r for r in rows}
+    stab = [{"cls": k, "jaccard": s.jaccard, "spearman": s.spearman} for k, s in enumerate(result.stability)]
+    return {
+        "rows": rows, "by_method": by, "random_deletion": random_del, "random_insertion": random_ins,
+        "pass_below": PASS_BELOW, "figures": FIGURES, "stability": stab,
+        "stability_mean": {"jaccard": float(np.mean([s["jaccard"] for s in stab])),
+                           "spearman": float(np.mean([s["spearman"] for s in stab]))},
+        "ground_truth": result.ground_truth is not None,
+        "chance": float(np.mean(result.ground_truth["saliency"]["chance"])) if result.ground_truth else None,
+        "passed": [r["name"] for r in rows if r["sanity"] and r["sanity"]["passed"]],
+        "failed": [r["name"] for r in rows if r["sanity"] and not r["sanity"]["passed"]],
+        "best_deletion": min(rows, key=lambda r: r["deletion"])["name"],
+        "best_insertion": max(rows, key=lambda r: r["insertion"])["name"],
+    }
+
