@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from generator.cache import Cache
 from generator.config import Settings, as_table
 from generator.explain.regions import template_parts
 from generator.figures.common import face_png
@@ -26,6 +27,7 @@ from generator.site.strings import CLASS_NAMES, QUESTION_POINTS
 from generator.site.tomlwrite import dumps as toml_dumps
 from generator.site.writer import write_site
 
+CACHE_FOLDER = ".generator-cache"
 PACKAGES = ("torch", "numpy", "matplotlib", "jinja2", "lime", "scikit-image", "mkdocs", "mkdocs-material",
             "mkdocs-static-i18n", "mkdocs-glightbox")
 NOTE_TEXT = {
@@ -89,15 +91,22 @@ def _versions() -> list:
     return out
 
 
-def build(settings: Settings, template_dir: Path, progress=lambda _: None) -> dict:
-    """Build the report into ``settings.site_dir``. Returns stage timings and write counts."""
+def build(settings: Settings, template_dir: Path, progress=lambda _: None, force: bool = False) -> dict:
+    """Build the report into ``settings.site_dir``. Returns stage timings, cache use and write counts.
+
+    Each analysis stage, with its figures, is cached by a hash of what it depends on (see generator/cache.py):
+    a rebuild after a prose or template edit only renders pages. ``force`` recomputes every stage.
+    """
     timer = Timer(progress)
+    cache = Cache(settings.root / CACHE_FOLDER, force=force)
     torch.manual_seed(settings.seed)
     with timer.stage("load model and data"):
         loaded: LoadedModel = load_model(settings.model, settings.root)
         data = load_data(settings)
+    base = {"model": loaded.sha256, "model_settings": as_table(settings.model), "data": data.sha256,
+            "seed": settings.seed}
     with timer.stage("validation predictions and image set"):
-        probabilities = predict(loaded.model, data.dataset.images)
+        probabilities = cache.run("predictions", base, lambda: predict(loaded.model, data.dataset.images))
         images = pick_images(probabilities, data.dataset.labels, data.validation, data.rows,
                              settings.images.min_confidence, settings.images.indices)
         val = data.validation
@@ -107,27 +116,40 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None) -> di
     faces = data.dataset.images[images.positions]
     masks = data.dataset.parts[images.positions] if data.dataset.parts is not None else None
     parts = masks if masks is not None else np.stack([template_parts()] * len(faces))
-    with timer.stage("q1 saliency"):
-        q1_result = q1.analyse(model, faces, images.targets, masks, settings.attribution, settings.seed)
-    with timer.stage("q2 filters"):
-        q2_face = _q2_face(settings, data, images, faces)
-        q2_result = q2.analyse(model, settings.filters, settings.seed, *q2_face)
-    with timer.stage("q3 lime and confusion matrix"):
-        q3_result = q3.analyse(model, settings.lime, settings.seed, faces, images.targets,
-                               data.dataset.labels[val], probabilities[val].argmax(1), parts)
-    with timer.stage("q4 occlusion"):
-        q4_result = q4.analyse(model, settings.occlusion, faces, images.targets, parts)
-    with timer.stage("trust"):
-        trust_result = trust.analyse(
-            model, settings, faces, images.targets, q1.methods_for(model, settings.attribution, settings.seed)[0],
-            q1_result.methods, q3_result.explanations, q4_result.occlusions, masks, images.rows,
-            data.synthetic_seed if data.synthetic else None)
-    with timer.stage("figures"):
-        files.update(trust.figures(trust_result))
-        files.update(q1.figures(faces, q1_result))
-        files.update(q2.figures(q2_result))
-        files.update(q3.figures(faces, q3_result, settings.lime))
-        files.update(q4.figures(faces, q4_result))
+    chosen = dict(base, rows=images.rows, targets=images.targets)
+
+    def stage(name: str, settings_read: dict, analyse, draw):
+        """One cached stage: the analysis and its figure files, computed together on a miss."""
+        def compute():
+            result = analyse()
+            return result, draw(result)
+        with timer.stage(name):
+            result, figures = cache.run(name.split()[0], dict(chosen, **settings_read), compute)
+        files.update(figures)
+        return result
+
+    attribution = as_table(settings.attribution)
+    q1_result = stage("q1 saliency and gradient methods", {"attribution": attribution},
+                      lambda: q1.analyse(model, faces, images.targets, masks, settings.attribution, settings.seed),
+                      lambda r: q1.figures(faces, r))
+    q2_face = _q2_face(settings, data, images, faces)
+    q2_result = stage("q2 filters", {"filters": as_table(settings.filters)},
+                      lambda: q2.analyse(model, settings.filters, settings.seed, *q2_face), q2.figures)
+    q3_result = stage("q3 lime and confusion matrix", {"lime": as_table(settings.lime), "validation": val},
+                      lambda: q3.analyse(model, settings.lime, settings.seed, faces, images.targets,
+                                         data.dataset.labels[val], probabilities[val].argmax(1), parts),
+                      lambda r: q3.figures(faces, r, settings.lime))
+    q4_result = stage("q4 occlusion", {"occlusion": as_table(settings.occlusion)},
+                      lambda: q4.analyse(model, settings.occlusion, faces, images.targets, parts),
+                      lambda r: q4.figures(faces, r))
+    trust_result = stage(
+        "trust", {"trust": as_table(settings.trust), "attribution": attribution, "lime": as_table(settings.lime),
+                  "occlusion": as_table(settings.occlusion)},
+        lambda: trust.analyse(model, settings, faces, images.targets,
+                              q1.methods_for(model, settings.attribution, settings.seed)[0], q1_result.methods,
+                              q3_result.explanations, q4_result.occlusions, masks, images.rows,
+                              data.synthetic_seed if data.synthetic else None),
+        trust.figures)
     with timer.stage("pages"):
         model_file = "demo_cnn.pt (bundled)" if not settings.model.path else loaded.path.name
         context = {
@@ -154,7 +176,8 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None) -> di
         files["assets/report.css"] = (template_dir / "static" / "report.css").read_bytes()
     with timer.stage("write site_src"):
         counts = write_site(settings.resolve(settings.site_dir), files)
-    return {"stages": timer.stages, "files": counts, "site_dir": str(settings.resolve(settings.site_dir))}
+    return {"stages": timer.stages, "files": counts, "site_dir": str(settings.resolve(settings.site_dir)),
+            "cached": cache.hits, "computed": cache.misses}
 
 
 def _rule_text(settings: Settings) -> tuple[str, str]:

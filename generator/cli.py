@@ -31,11 +31,13 @@ def cmd_build(args) -> None:
     from generator.build import build, write_timings
     settings = _settings(args)
     start = time.perf_counter()
-    result = build(settings, TEMPLATES, progress=lambda m: _say(f"  {m}"))
+    result = build(settings, TEMPLATES, progress=lambda m: _say(f"  {m}"), force=args.force)
     write_timings(settings.root / "build-timings.json", result)
     for stage, seconds in result["stages"].items():
         _say(f"  {seconds:7.2f} s  {stage}")
     files = result["files"]
+    if result["cached"]:
+        _say(f"  reused from the cache: {', '.join(result['cached'])} (--force recomputes)")
     _say(f"Built the report in {time.perf_counter() - start:.1f} s: {files['written']} files written, "
          f"{files['unchanged']} unchanged, {files['removed']} removed, in {result['site_dir']}")
     _say("Next: mkdocs serve   (then open http://127.0.0.1:8000/)")
@@ -90,6 +92,7 @@ def parser() -> argparse.ArgumentParser:
     build = with_settings(commands.add_parser("build", help="compute every explanation and write site_src/"))
     build.add_argument("--seed", type=int, help="overrides seed")
     build.add_argument("--out", help="docs folder to write (overrides site_dir)")
+    build.add_argument("--force", action="store_true", help="recompute every stage, ignoring the cache")
     build.set_defaults(run=cmd_build)
     layers = with_settings(commands.add_parser("layers", help="list the model's conv layers and output shapes"))
     layers.set_defaults(run=cmd_layers)

@@ -104,6 +104,27 @@ def test_second_build_rewrites_nothing(tiny_project):
     result = build(settings, ROOT / "templates")
     assert result["files"]["written"] == 0 and result["files"]["removed"] == 0
     assert _snapshot(tiny_project / "site_src") == before
+    assert result["computed"] == [] and result["cached"] == ["predictions", "q1", "q2", "q3", "q4", "trust"]
+
+
+def test_a_changed_setting_recomputes_only_what_depends_on_it(tiny_project):
+    build(load_settings(tiny_project / "pyproject.toml"), ROOT / "templates")
+    changed = load_settings(tiny_project / "pyproject.toml", {"occlusion.box": 9})
+    result = build(changed, ROOT / "templates")
+    assert result["computed"] == ["q4", "trust"]  # the trust page scores occlusion too
+    assert build(changed, ROOT / "templates", force=True)["computed"] == [
+        "predictions", "q1", "q2", "q3", "q4", "trust"]
+
+
+def test_a_damaged_cache_entry_is_recomputed(tiny_project):
+    settings = load_settings(tiny_project / "pyproject.toml")
+    build(settings, ROOT / "templates")
+    before = _snapshot(tiny_project / "site_src")
+    for entry in (tiny_project / ".generator-cache").glob("q2-*.pickle"):
+        entry.write_bytes(entry.read_bytes()[:100])  # as if a build died while writing it (never renamed)
+    result = build(settings, ROOT / "templates")
+    assert result["computed"] == ["q2"]
+    assert {k: v[0] for k, v in _snapshot(tiny_project / "site_src").items()} == {k: v[0] for k, v in before.items()}
 
 
 def test_failed_build_leaves_site_src_as_it_was(tiny_project, tmp_path):
