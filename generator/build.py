@@ -20,6 +20,7 @@ from generator.explain.regions import template_parts
 from generator.figures.common import face_png
 from generator.imageset import ImageSet, pick_images, predict
 from generator.inputs import DataInputs, load_data
+from generator.models.fast import inference_model
 from generator.models.load import LoadedModel, load_model
 from generator.questions import q1, q2, q3, q4, trust
 from generator.site.render import render_pages
@@ -103,10 +104,11 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
     with timer.stage("load model and data"):
         loaded: LoadedModel = load_model(settings.model, settings.root)
         data = load_data(settings)
+        fast = inference_model(loaded.model, progress)  # forward-only methods; gradients use the eager model
     base = {"model": loaded.sha256, "model_settings": as_table(settings.model), "data": data.sha256,
             "seed": settings.seed}
     with timer.stage("validation predictions and image set"):
-        probabilities = cache.run("predictions", base, lambda: predict(loaded.model, data.dataset.images))
+        probabilities = cache.run("predictions", base, lambda: predict(fast, data.dataset.images))
         images = pick_images(probabilities, data.dataset.labels, data.validation, data.rows,
                              settings.images.min_confidence, settings.images.indices)
         val = data.validation
@@ -136,16 +138,16 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
     q2_result = stage("q2 filters", {"filters": as_table(settings.filters)},
                       lambda: q2.analyse(model, settings.filters, settings.seed, *q2_face), q2.figures)
     q3_result = stage("q3 lime and confusion matrix", {"lime": as_table(settings.lime), "validation": val},
-                      lambda: q3.analyse(model, settings.lime, settings.seed, faces, images.targets,
+                      lambda: q3.analyse(fast, settings.lime, settings.seed, faces, images.targets,
                                          data.dataset.labels[val], probabilities[val].argmax(1), parts),
                       lambda r: q3.figures(faces, r, settings.lime))
     q4_result = stage("q4 occlusion", {"occlusion": as_table(settings.occlusion)},
-                      lambda: q4.analyse(model, settings.occlusion, faces, images.targets, parts),
+                      lambda: q4.analyse(fast, settings.occlusion, faces, images.targets, parts),
                       lambda r: q4.figures(faces, r))
     trust_result = stage(
         "trust", {"trust": as_table(settings.trust), "attribution": attribution, "lime": as_table(settings.lime),
                   "occlusion": as_table(settings.occlusion)},
-        lambda: trust.analyse(model, settings, faces, images.targets,
+        lambda: trust.analyse(model, fast, settings, faces, images.targets,
                               q1.methods_for(model, settings.attribution, settings.seed)[0], q1_result.methods,
                               q3_result.explanations, q4_result.occlusions, masks, images.rows,
                               data.synthetic_seed if data.synthetic else None),

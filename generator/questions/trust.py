@@ -54,9 +54,10 @@ class TrustResult:
     part_drops: list | None    # per expressive face: PartDrops
 
 
-def analyse(model: torch.nn.Module, settings: Settings, faces: np.ndarray, targets: np.ndarray,
+def analyse(model: torch.nn.Module, fast: torch.nn.Module, settings: Settings, faces: np.ndarray, targets: np.ndarray,
             gradient_methods: dict, gradient_maps: dict, lime_results: list, occlusion_results: list,
             parts: np.ndarray | None, rows: np.ndarray, synthetic_seed: int | None) -> TrustResult:
+    """``model`` is the eager model (gradients, randomised copies); ``fast`` serves every forward-only step."""
     t = settings.trust
     x = torch.from_numpy(faces.astype(np.float32) / 255.0)[:, None]
     targets_t = torch.from_numpy(targets)
@@ -66,15 +67,15 @@ def analyse(model: torch.nn.Module, settings: Settings, faces: np.ndarray, targe
     maps = dict(gradient_maps)
     maps["lime"] = np.stack([r.weight_map() for r in lime_results])
     maps["occlusion"] = np.stack([occlusion_importance(r.heatmap, r.baseline) for r in occlusion_results])
-    curves = {m: [faith.curves(model, f / 255.0, int(c), faith.pixel_order(maps[m][k], settings.seed), t.pixels_per_step)
+    curves = {m: [faith.curves(fast, f / 255.0, int(c), faith.pixel_order(maps[m][k], settings.seed), t.pixels_per_step)
                   for k, (f, c) in enumerate(zip(faces, targets))] for m in METHODS}
-    curves["random"] = [faith.random_curves(model, f / 255.0, int(c), settings.seed + k, t.random_orders,
+    curves["random"] = [faith.random_curves(fast, f / 255.0, int(c), settings.seed + k, t.random_orders,
                                             t.pixels_per_step) for k, (f, c) in enumerate(zip(faces, targets))]
 
     stabilities = []
     for k, (face, target, first) in enumerate(zip(faces, targets, lime_results)):
         weights = [first.weights] + [
-            explain(model, face / 255.0, int(target), seed=settings.seed + k + 1000 * j,
+            explain(fast, face / 255.0, int(target), seed=settings.seed + k + 1000 * j,
                     num_samples=settings.lime.num_samples, segments=settings.lime.segments,
                     compactness=settings.lime.compactness, batch_size=settings.lime.batch_size).weights
             for j in range(1, t.lime_seeds)]
@@ -83,7 +84,7 @@ def analyse(model: torch.nn.Module, settings: Settings, faces: np.ndarray, targe
     ground_truth = drops = None
     if parts is not None and synthetic_seed is not None:
         expressive = [k for k, c in enumerate(targets) if synth.DECISIVE_PARTS[int(c)]]
-        drops = {k: gt.part_drops(model, synthetic_seed, int(rows[k]), int(targets[k])) for k in expressive}
+        drops = {k: gt.part_drops(fast, synthetic_seed, int(rows[k]), int(targets[k])) for k in expressive}
         ground_truth = {}
         for m in METHODS:
             masks = {k: gt.decisive_mask(parts[k], int(targets[k])) for k in expressive}
