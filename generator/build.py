@@ -1,6 +1,6 @@
 """The pipeline in one readable function: gather everything in memory, then write site_src/ once.
 
-config -> inputs (model, data) -> image set -> analyses -> figures -> pages -> site_src/
+config -> inputs (model, data) -> image set -> stages (analysis, then its figures; cached) -> pages -> site_src/
 Nothing is written until every page and figure exists, so a failed build leaves site_src/ as it was.
 """
 from __future__ import annotations
