@@ -1,0 +1,160 @@
+"""Side-by-side benchmark: each stage of ours against its reference, same model, same faces, one run.
+
+    python benchmarks/run.py [--faces N] [--skip-course]
+
+Prints a table: stage, model, reference, reference seconds, ours seconds, ratio (reference / ours), and whether
+the outputs agree. References run at their own best batch size, measured here first.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from generator.config import ModelSettings
+from generator.data import synth
+from generator.explain.filters import ascend, find_conv, layer_input
+from generator.explain.lime_explain import classifier_fn, explain, segmenter
+from generator.explain.occlusion import occluded, occlusion
+from generator.models.cnn import FerCNN
+from generator.models.fast import inference_model
+from generator.models.load import NormalisedModel, load_model
+
+ROWS = []
+
+
+def timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def report(stage, model, reference, ref_s, ours_s, agree):
+    ROWS.append((stage, model, reference, ref_s, ours_s, ref_s / ours_s, agree))
+    print(f"{stage:<16}{model:<8}{reference:<34}{ref_s:>9.2f}{ours_s:>9.2f}{ref_s / ours_s:>8.2f}x  {agree}",
+          flush=True)
+
+
+def naive_occlusion(model, face, target, batch):
+    """The reference: eager, inference_mode, one forward per box position, ``batch`` positions per call."""
+    image = torch.from_numpy(face.astype(np.float32))[None]
+    grid = [(y, x) for y in range(48) for x in range(48)]
+    out = []
+    with torch.inference_mode():
+        for k in range(0, len(grid), batch):
+            stack = torch.stack([occluded(image, y, x, 15, 1.0) for y, x in grid[k:k + batch]])
+            out.append(torch.softmax(model(stack).double(), 1)[:, target])
+    return torch.cat(out).numpy().reshape(48, 48)
+
+
+def best_batch(fn, sizes=(8, 16, 32, 64, 128)):
+    """The batch size at which ``fn(batch)`` runs fastest (timed on one call each)."""
+    return min(sizes, key=lambda b: timed(lambda: fn(b))[0])
+
+
+def bench_occlusion(name, model, fast, faces, targets):
+    batch = best_batch(lambda b: naive_occlusion(model, faces[0], targets[0], b))
+    ref_s, ref = timed(lambda: [naive_occlusion(model, f, t, batch) for f, t in zip(faces, targets)])
+    ours_s, ours = timed(lambda: [occlusion(fast, f, t).heatmap for f, t in zip(faces, targets)])
+    gap = max(float(np.abs(a - b).max()) for a, b in zip(ref, ours))
+    report("occlusion", name, f"naive loop, eager, batch {batch}", ref_s, ours_s, f"max |diff| {gap:.1e}")
+    from captum.attr import Occlusion
+    x = torch.from_numpy(faces.astype(np.float32))[:, None]
+    per_eval = best_batch(lambda b: Occlusion(model).attribute(x[:1], sliding_window_shapes=(1, 15, 15),
+                                                               baselines=1.0, target=int(targets[0]),
+                                                               perturbations_per_eval=b))
+    captum_s, _ = timed(lambda: [Occlusion(model).attribute(x[k:k + 1], sliding_window_shapes=(1, 15, 15),
+                                                            baselines=1.0, target=int(targets[k]),
+                                                            perturbations_per_eval=per_eval)
+                                 for k in range(len(faces))])
+    # Captum slides whole windows only ((48-15+1)^2 positions); compare time per forward pass.
+    captum_per_pass = captum_s / (34 * 34 + 1)
+    ours_per_pass = ours_s / (48 * 48 + 1)
+    report("occlusion/pass", name, f"Captum Occlusion, {per_eval} per eval", captum_per_pass * 1000,
+           ours_per_pass * 1000, "(ms per forward pass)")
+
+
+def bench_lime(name, model, fast, faces, targets):
+    def reference(face, target):  # the lime package as shipped: eager model, its default batch size of 10
+        from lime import lime_image
+        explainer = lime_image.LimeImageExplainer(random_state=0)
+        with contextlib.redirect_stderr(io.StringIO()):  # lime's own progress bar
+            exp = explainer.explain_instance(face, classifier_fn(model, 10), labels=(target,), top_labels=None,
+                                             hide_color=float(face.mean()), num_samples=1000, batch_size=10,
+                                             segmentation_fn=segmenter(50, 8.0, 0), random_seed=0)
+        weights = np.zeros(exp.segments.max() + 1)
+        for s, w in exp.local_exp[target]:
+            weights[s] = w
+        return weights
+    ref_s, ref = timed(lambda: [reference(f, int(t)) for f, t in zip(faces, targets)])
+    ours_s, ours = timed(lambda: [explain(fast, f, int(t), seed=0).weights for f, t in zip(faces, targets)])
+    gap = max(float(np.abs(a - b).max()) for a, b in zip(ref, ours))
+    report("lime", name, "lime package, eager, batch 10", ref_s, ours_s, f"max |weight diff| {gap:.1e}")
+
+
+def bench_ascent(name, model, filters_ref: int):
+    _, layer = find_conv(model, "")
+
+    def one_filter_full_network(f):  # the reference: one filter, the whole network, full conv output
+        x = (0.5 + torch.from_numpy(np.random.default_rng([0, f]).normal(0, 0.05, (1, 1, 48, 48)))).float()
+        x = x.clamp(0, 1).requires_grad_(True)
+        optimiser = torch.optim.Adam([x], lr=0.05)
+        captured = {}
+        handle = layer.register_forward_hook(lambda _m, _i, out: captured.__setitem__("out", out))
+        shifts = np.random.default_rng([0, 1 << 20]).integers(-1, 2, (100, 2))
+        for step in range(100):
+            shifted = torch.roll(x, shifts=tuple(int(v) for v in shifts[step]), dims=(2, 3))
+            model(shifted)
+            act = captured["out"][0, f].mean()
+            tv = (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
+            objective = act - 0.01 * ((x - 0.5) ** 2).mean() - 0.05 * tv
+            optimiser.zero_grad()
+            (-objective).backward()
+            optimiser.step()
+            with torch.no_grad():
+                x.clamp_(0, 1)
+        handle.remove()
+        return x.detach()[0, 0].numpy()
+    ref_s, ref = timed(lambda: [one_filter_full_network(f) for f in range(filters_ref)])
+    ours_s, ours = timed(lambda: ascend(model, layer, range(layer.out_channels), steps=100, seed=0))
+    # Adam moves a pixel by about lr whatever the gradient's size, so float-level differences between a full conv
+    # and a grouped one can flip a near-zero gradient: compare the final activations, and the images' mean gap.
+    _, layer_ref = find_conv(model, "")
+    with torch.no_grad():
+        act = [float(layer_ref(layer_input(model, layer_ref, torch.from_numpy(ref[f]).float()[None, None]))[0, f]
+                     .mean()) for f in range(filters_ref)]
+    gap = max(abs(a - ours.activation[f]) for f, a in enumerate(act))
+    pixel = float(np.mean([np.abs(ref[f] - ours.images[f]).mean() for f in range(filters_ref)]))
+    # The reference is timed on a few filters and scaled to all of them: it is linear in the filter count.
+    report("filter ascent", name, f"one filter at a time ({filters_ref} timed)",
+           ref_s / filters_ref * layer.out_channels, ours_s,
+           f"max |activation diff| {gap:.1e}, mean |pixel diff| {pixel:.1e}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--faces", type=int, default=2)
+    parser.add_argument("--skip-course", action="store_true")
+    args = parser.parse_args()
+    rows = [49, 99, 9, 59, 39, 19, 279][: args.faces]
+    images, labels, _ = synth.render_dataset(0, rows)
+    faces = images / 255.0
+    models = [("demo", load_model(ModelSettings(), Path(".")).model)]
+    if not args.skip_course:
+        torch.manual_seed(0)
+        models.append(("course", NormalisedModel(FerCNN().eval(), 255.0, 0.0, 1.0, "logits").eval()))
+    print(f"{'stage':<16}{'model':<8}{'reference':<34}{'ref s':>9}{'ours s':>9}{'ratio':>9}  outputs agree")
+    for name, model in models:
+        fast = inference_model(model, print)
+        bench_occlusion(name, model, fast, faces, labels)
+        bench_lime(name, model, fast, faces, labels)
+        bench_ascent(name, model, filters_ref=4 if name == "demo" else 2)
+
+
+if __name__ == "__main__":
+    main()
