@@ -5,7 +5,9 @@ Nothing is written until every page and figure exists, so a failed build leaves 
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import sys
 import time
 from contextlib import contextmanager
 from importlib import metadata
@@ -82,6 +84,14 @@ def _q2_face(settings: Settings, data: DataInputs, images: ImageSet, faces) -> t
     return face, row, rule, part_map if part_map is not None else template_parts()
 
 
+def _source_hash(model: torch.nn.Module) -> str:
+    """SHA-256 of the file that defines the model's class, or "" when there is none (TorchScript)."""
+    inner = getattr(model, "inner", model)
+    module = sys.modules.get(type(inner).__module__)
+    path = getattr(module, "__file__", None)
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path and Path(path).is_file() else ""
+
+
 def _versions() -> list:
     out = []
     for name in PACKAGES:
@@ -105,8 +115,10 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
         loaded: LoadedModel = load_model(settings.model, settings.root)
         data = load_data(settings)
         fast = inference_model(loaded.model, progress)  # forward-only methods; gradients use the eager model
+    # Besides the weights: the source of the model's class (a student may edit it without retraining) and the
+    # versions of the packages that compute the results.
     base = {"model": loaded.sha256, "model_settings": as_table(settings.model), "data": data.sha256,
-            "seed": settings.seed}
+            "seed": settings.seed, "model_source": _source_hash(loaded.model), "versions": _versions()}
     with timer.stage("validation predictions and image set"):
         probabilities = cache.run("predictions", base, lambda: predict(fast, data.dataset.images))
         images = pick_images(probabilities, data.dataset.labels, data.validation, data.rows,

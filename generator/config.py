@@ -104,7 +104,7 @@ class AttributionSettings:
     smoothgrad_noise: float = _at_least(0.0, 0.15)  # standard deviation on the [0, 1] pixel scale
     ig_baseline: str = _choice("black", "mean", "gray", default="black")  # mean: the face's own mean gray
     ig_steps: int = _at_least(1, 50)
-    gradcam_layer: str = ""  # a Conv2d name; empty: the last Conv2d
+    gradcam_layer: str = ""  # a Conv2d name; empty: the ReLU after the last Conv2d (rectified feature maps)
 
 
 @dataclass(frozen=True)

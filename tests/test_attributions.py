@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from conftest import tiny_model
-from generator.explain.attributions import (gradcam, gradcam_raw, integrated_gradients, integrated_gradients_raw,
-                                            last_conv, smoothgrad, smoothgrad_raw)
+from generator.explain.attributions import (default_gradcam_layer, gradcam, gradcam_raw, integrated_gradients,
+                                            integrated_gradients_raw, smoothgrad, smoothgrad_raw)
 from generator.explain.saliency import normalise
 from generator.models.load import NormalisedModel
 
@@ -64,8 +64,8 @@ def test_integrated_gradients_complete_to_the_score_difference(wrapped, batch):
 def test_gradcam_equals_captum_layer_gradcam(wrapped, batch):
     from captum.attr import LayerAttribution, LayerGradCam
     images, targets = batch
-    name, layer = last_conv(wrapped)
-    assert name == "features.3"
+    name, layer = default_gradcam_layer(wrapped)
+    assert name == "features.5" and isinstance(layer, torch.nn.ReLU)  # the rectified maps of the last conv
     ours = gradcam_raw(wrapped, layer, images, targets)
     theirs = LayerGradCam(wrapped, layer).attribute(images, target=targets, relu_attributions=True)
     assert torch.allclose(ours, theirs, atol=1e-5)

@@ -54,6 +54,13 @@ def test_similarity_of_a_map_with_itself_and_with_noise():
     assert np.allclose(similarity(a, a), (1.0, 1.0))
     rho, _ = similarity(a, np.random.default_rng(1).uniform(0, 1, (48, 48)))
     assert abs(rho) < 0.1
+    assert np.isnan(similarity(np.zeros((48, 48)), a)[0])  # an all-zero Grad-CAM map has no ranking
+
+
+def test_faces_with_a_constant_map_are_left_out_of_the_verdict():
+    from generator.explain.sanity import SanityResult
+    result = SanityResult(["a"], np.array([[1.0, 1.0], [0.2, np.nan]]), np.array([[1.0, 1.0], [0.1, 0.3]]))
+    assert result.final_spearman == pytest.approx(0.2) and result.passed
 
 
 class LinearToy(nn.Module):

@@ -91,11 +91,14 @@ def gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, layer
     return normalise(cam[:, 0].numpy().astype(np.float64))
 
 
-def last_conv(model: nn.Module) -> tuple[str, nn.Conv2d]:
-    """The default Grad-CAM layer: the last Conv2d of the user's model."""
-    own = getattr(model, "inner", model)
-    convs = [(name, m) for name, m in own.named_modules() if isinstance(m, nn.Conv2d)]
-    return convs[-1]
+def default_gradcam_layer(model: nn.Module) -> tuple[str, nn.Module]:
+    """The rectified feature maps of the last conv (Selvaraju et al.): the first ReLU after the last Conv2d, or
+    the conv itself when none follows. A raw conv output is signed (before BatchNorm and ReLU), and Grad-CAM on
+    it can come out all zero."""
+    modules = list(getattr(model, "inner", model).named_modules())
+    last = max(k for k, (_, m) in enumerate(modules) if isinstance(m, nn.Conv2d))
+    after = [(name, m) for name, m in modules[last + 1:] if isinstance(m, nn.ReLU)]
+    return after[0] if after else modules[last]
 
 
 def module_named(model: nn.Module, name: str) -> nn.Module:

@@ -25,7 +25,8 @@ class _ReachedLayer(BaseException):
     model whose forward catches ``Exception`` cannot swallow it and run on."""
 
 
-def find_conv(model: nn.Module, name: str, where: str = "[tool.generator.filters] layer") -> tuple[str, nn.Conv2d]:
+def find_conv(model: nn.Module, name: str, where: str = "[tool.generator.filters] layer",
+              kinds: tuple = (nn.Conv2d,)) -> tuple[str, nn.Module]:
     """The conv layer by name (as `python -m generator layers` prints it); empty: the second Conv2d."""
     if isinstance(_inner(model), torch.jit.ScriptModule):
         raise InputError(f"{where}: question 2 hooks into the model's layers, which a TorchScript model does not "
@@ -40,8 +41,9 @@ def find_conv(model: nn.Module, name: str, where: str = "[tool.generator.filters
         close = difflib.get_close_matches(name, [n for n, _ in convs], n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; conv layers: {', '.join(n for n, _ in convs)}"
         raise InputError(f"{where} = {name!r}: no such layer{hint}")
-    if not isinstance(modules[name], nn.Conv2d):
-        raise InputError(f"{where} = {name!r}: is a {type(modules[name]).__name__}, expected a Conv2d "
+    if not isinstance(modules[name], kinds):
+        expected = " or ".join(k.__name__ for k in kinds)
+        raise InputError(f"{where} = {name!r}: is a {type(modules[name]).__name__}, expected a {expected} "
                          f"(run `python -m generator layers`)")
     return name, modules[name]
 

@@ -30,7 +30,10 @@ def relevance_mass_accuracy(heatmap: np.ndarray, mask: np.ndarray) -> float:
 
 
 def pointing_hit(heatmap: np.ndarray, mask: np.ndarray) -> bool:
-    return bool(mask.ravel()[int(np.argmax(heatmap))])
+    """Whether the map's maximum lies in the mask. A plateau of equal maxima (a LIME superpixel, an all-zero map)
+    counts as a hit only when most of it lies in the mask, not by whichever pixel comes first."""
+    peak = heatmap == heatmap.max()
+    return bool(mask[peak].mean() > 0.5)
 
 
 @dataclass(frozen=True)

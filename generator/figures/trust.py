@@ -2,6 +2,8 @@
 are proper names (the same in both languages); axes carry symbols and numbers only."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from generator.figures.common import HEAT_CMAP, new_figure, png_bytes
@@ -15,8 +17,11 @@ def sanity_figure(layers: list[str], spearman: np.ndarray, ssim: np.ndarray, pas
     fig = new_figure(6.0, 3.0)
     ax = fig.subplots()
     for values, colour, label, style in ((spearman, COLOURS[0], "ρ", "-"), (ssim, COLOURS[1], "SSIM", "--")):
-        ax.plot(steps, values.mean(axis=1), style, color=colour, marker="o", markersize=3, label=label)
-        ax.fill_between(steps, values.min(axis=1), values.max(axis=1), color=colour, alpha=0.15, linewidth=0)
+        with warnings.catch_warnings():  # faces with a constant map are NaN and left out (see sanity.similarity)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ax.plot(steps, np.nanmean(values, axis=1), style, color=colour, marker="o", markersize=3, label=label)
+            ax.fill_between(steps, np.nanmin(values, axis=1), np.nanmax(values, axis=1), color=colour, alpha=0.15,
+                            linewidth=0)
     ax.axhline(pass_below, color="gray", linewidth=0.8, linestyle=":")
     ax.set_xticks(steps)
     ax.set_xticklabels(["—"] + layers, rotation=35, ha="right", fontsize=7)

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 
 from generator.config import AttributionSettings
 from generator.data import synth
-from generator.explain.attributions import gradient_methods, last_conv
+from generator.explain.attributions import default_gradcam_layer, gradient_methods
 from generator.explain.filters import find_conv
 from generator.explain.regions import REGIONS, TEMPLATE, RegionMass, region_mass, template_parts
 from generator.figures.saliency import methods_figure, saliency_figure
@@ -32,8 +33,9 @@ class Q1Result:
 
 def methods_for(model: torch.nn.Module, settings: AttributionSettings, seed: int) -> tuple[dict, str]:
     """The four gradient methods with their settings, and the Grad-CAM layer's name."""
-    layer_name = (find_conv(model, settings.gradcam_layer, "[tool.generator.attribution] gradcam_layer")[0]
-                  if settings.gradcam_layer else last_conv(model)[0])
+    layer_name = (find_conv(model, settings.gradcam_layer, "[tool.generator.attribution] gradcam_layer",
+                            kinds=(nn.Conv2d, nn.ReLU, nn.BatchNorm2d))[0]
+                  if settings.gradcam_layer else default_gradcam_layer(model)[0])
     return gradient_methods(settings.smoothgrad_samples, settings.smoothgrad_noise, settings.ig_baseline,
                             settings.ig_steps, layer_name, seed), layer_name
 

@@ -30,7 +30,9 @@ def sanity_path(method: str) -> str:
 def occlusion_importance(heatmap: np.ndarray, baseline: float, size: int = 48) -> np.ndarray:
     """How much the box at each position lowers P(class), on the 48x48 grid (nearest for a coarse stride)."""
     drop = np.clip(baseline - heatmap, 0, None)
-    index = (np.arange(size) * heatmap.shape[0]) // size
+    count = heatmap.shape[0]
+    stride = -(-size // count)  # the box centres are 0, stride, 2 * stride, ...
+    index = np.minimum((np.arange(size) + stride // 2) // stride, count - 1)  # each pixel's nearest centre
     return drop[np.ix_(index, index)]
 
 
