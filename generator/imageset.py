@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from generator.data.fer2013 import as_model_input
 from generator.errors import InputError
 
 NUM_CLASSES = 7
@@ -25,7 +26,7 @@ def predict(model: torch.nn.Module, images: np.ndarray, batch: int = 32) -> np.n
     out = []
     with torch.inference_mode():
         for k in range(0, len(images), batch):
-            x = torch.from_numpy(images[k:k + batch]).float().div_(255.0).unsqueeze(1)
+            x = as_model_input(images[k:k + batch])
             out.append(torch.softmax(model(x).double(), dim=1))
     return torch.cat(out).numpy() if out else np.zeros((0, NUM_CLASSES))
 

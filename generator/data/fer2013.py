@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from generator.errors import InputError
 
@@ -31,6 +32,11 @@ class Dataset:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+
+def as_model_input(faces: np.ndarray) -> torch.Tensor:
+    """uint8 faces (N, 48, 48) as the models take them: float32 (N, 1, 48, 48) in [0, 1]."""
+    return torch.from_numpy(np.asarray(faces)).float().div_(255.0).unsqueeze(1)
 
 
 def _parse_pixels(text: str, path: Path, line: int) -> np.ndarray:

@@ -16,6 +16,7 @@ import torch
 from scipy.stats import spearmanr
 
 from generator.data import synth
+from generator.data.fer2013 import as_model_input
 from generator.explain.regions import PARTS_OF_FACE
 
 
@@ -46,7 +47,7 @@ def part_drops(model: torch.nn.Module, seed: int, row: int, target: int) -> Part
     """Re-render synthetic face ``row`` with each part neutral in turn; the class probability's drops."""
     spec = synth.make_spec(seed, row)
     faces = [synth.render(spec)[0]] + [synth.render(synth.neutralised(spec, {p}))[0] for p in PARTS_OF_FACE]
-    x = torch.from_numpy(np.stack(faces).astype(np.float32) / 255.0)[:, None]
+    x = as_model_input(np.stack(faces))
     with torch.inference_mode():
         p = torch.softmax(model(x).double(), dim=1)[:, target].numpy()
     return PartDrops(PARTS_OF_FACE, p[0] - p[1:])

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from generator.data import synth
+from generator.data.fer2013 import as_model_input
 from generator.models.cnn import DEMO_KWARGS, FerCNN
 
 ARCHITECTURE = "generator.models.cnn:FerCNN"
@@ -30,10 +31,6 @@ def demo_split(seed: int, count: int):
     return indices[~validation], indices[validation]
 
 
-def _to_tensor(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(images).float().div_(255.0).unsqueeze(1)
-
-
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 256) -> float:
     model.eval()
     with torch.inference_mode():
@@ -48,8 +45,8 @@ def train_demo(seed: int = 0, count: int = DEMO_DATA["count"], epochs: int = 8, 
     progress(f"rendering {count} synthetic faces")
     x_train_np, y_train_np, _ = synth.render_dataset(DEMO_DATA["seed"], train_idx)
     x_val_np, y_val_np, _ = synth.render_dataset(DEMO_DATA["seed"], val_idx)
-    x_train, y_train = _to_tensor(x_train_np), torch.from_numpy(y_train_np)
-    x_val, y_val = _to_tensor(x_val_np), torch.from_numpy(y_val_np)
+    x_train, y_train = as_model_input(x_train_np), torch.from_numpy(y_train_np)
+    x_val, y_val = as_model_input(x_val_np), torch.from_numpy(y_val_np)
     model = FerCNN(**DEMO_KWARGS)
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * ((len(x_train) + batch - 1) // batch)

@@ -12,6 +12,7 @@ from torch import nn
 
 from generator.config import AttributionSettings
 from generator.data import synth
+from generator.data.fer2013 import as_model_input
 from generator.explain.attributions import default_gradcam_layer, gradient_methods
 from generator.explain.filters import find_conv
 from generator.explain.regions import REGIONS, TEMPLATE, RegionMass, region_mass, template_parts
@@ -42,7 +43,7 @@ def methods_for(model: torch.nn.Module, settings: AttributionSettings, seed: int
 
 def analyse(model: torch.nn.Module, faces: np.ndarray, targets: np.ndarray, parts: np.ndarray | None,
             settings: AttributionSettings, seed: int) -> Q1Result:
-    x = torch.from_numpy(faces).float().div_(255.0).unsqueeze(1)
+    x = as_model_input(faces)
     methods, layer_name = methods_for(model, settings, seed)
     all_maps = {name: f(model, x, torch.from_numpy(targets)) for name, f in methods.items()}
     part_maps = parts if parts is not None else [template_parts()] * len(faces)

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from generator.config import FilterSettings
+from generator.data.fer2013 import as_model_input
 from generator.explain.filters import AscentResult, ascend, feature_maps, find_conv
 from generator.explain.regions import PARTS_OF_FACE, region_mass
 from generator.figures.filters import grid_figure, pairs_figure
@@ -30,7 +31,7 @@ class Q2Result:
 def analyse(model: torch.nn.Module, settings: FilterSettings, seed: int, face: np.ndarray, face_row: int,
             face_rule: str, parts: np.ndarray) -> Q2Result:
     name, layer = find_conv(model, settings.layer)
-    image = torch.from_numpy(face).float().div_(255.0)[None, None]
+    image = as_model_input(face[None])
     ascent = ascend(model, layer, range(layer.out_channels), steps=settings.steps, lr=settings.lr,
                     start=settings.start, l2=settings.l2, tv=settings.tv, jitter=settings.jitter, seed=seed,
                     image=image[0])

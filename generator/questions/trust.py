@@ -8,6 +8,7 @@ import torch
 
 from generator.config import OcclusionSettings, Settings
 from generator.data import synth
+from generator.data.fer2013 import as_model_input
 from generator.explain import faithfulness as faith
 from generator.explain import groundtruth as gt
 from generator.explain.lime_explain import explain
@@ -61,7 +62,7 @@ def analyse(model: torch.nn.Module, fast: torch.nn.Module, settings: Settings, f
             parts: np.ndarray | None, rows: np.ndarray, synthetic_seed: int | None) -> TrustResult:
     """``model`` is the eager model (gradients, randomised copies); ``fast`` serves every forward-only step."""
     t = settings.trust
-    x = torch.from_numpy(faces.astype(np.float32) / 255.0)[:, None]
+    x = as_model_input(faces)
     targets_t = torch.from_numpy(targets)
     checked = dict(gradient_methods, occlusion=occlusion_method(settings.occlusion, t.sanity_occlusion_stride))
     sanity = cascading_randomisation(model, checked, x, targets_t, settings.seed)
