@@ -5,18 +5,15 @@ Nothing is written until every page and figure exists, so a failed build leaves 
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 import time
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from generator.cache import Cache
+from generator.cache import CACHE_FOLDER, Cache, evict
 from generator.config import Settings, as_table
 from generator.explain.regions import template_parts
 from generator.figures.common import face_png
@@ -25,14 +22,10 @@ from generator.inputs import DataInputs, load_data
 from generator.models.fast import inference_model
 from generator.models.load import LoadedModel, load_model
 from generator.questions import q1, q2, q3, q4, trust
-from generator.site.render import render_pages
-from generator.site.strings import CLASS_NAMES, QUESTION_POINTS
-from generator.site.tomlwrite import dumps as toml_dumps
+from generator.rebuild import bundle_path, file_sha256, page_files, save_bundle, versions
+from generator.site.strings import CLASS_NAMES
 from generator.site.writer import write_site
 
-CACHE_FOLDER = ".generator-cache"
-PACKAGES = ("torch", "numpy", "matplotlib", "jinja2", "lime", "scikit-image", "mkdocs", "mkdocs-material",
-            "mkdocs-static-i18n", "mkdocs-glightbox")
 NOTE_TEXT = {
     "below_confidence": ("no correct image reached the confidence threshold; the most confident correct one is shown",
                          "沒有答對的影像達到信心門檻，改用信心最高的答對影像"),
@@ -84,22 +77,11 @@ def _q2_face(settings: Settings, data: DataInputs, images: ImageSet, faces) -> t
     return face, row, rule, part_map if part_map is not None else template_parts()
 
 
-def _source_hash(model: torch.nn.Module) -> str:
-    """SHA-256 of the file that defines the model's class, or "" when there is none (TorchScript)."""
+def _source_file(model: torch.nn.Module) -> Path | None:
+    """The file that defines the model's class, or None when there is none (TorchScript)."""
     inner = getattr(model, "inner", model)
-    module = sys.modules.get(type(inner).__module__)
-    path = getattr(module, "__file__", None)
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path and Path(path).is_file() else ""
-
-
-def _versions() -> list:
-    out = []
-    for name in PACKAGES:
-        try:
-            out.append((name, metadata.version(name)))
-        except metadata.PackageNotFoundError:
-            out.append((name, "not installed"))
-    return out
+    path = getattr(sys.modules.get(type(inner).__module__), "__file__", None)
+    return Path(path).resolve() if path and Path(path).is_file() else None
 
 
 def build(settings: Settings, template_dir: Path, progress=lambda _: None, force: bool = False) -> dict:
@@ -117,8 +99,14 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
         fast = inference_model(loaded.model, progress)  # forward-only methods; gradients use the eager model
     # Besides the weights: the source of the model's class (a student may edit it without retraining) and the
     # versions of the packages that compute the results.
+    source = _source_file(loaded.model)
+    inputs = {str(loaded.path.resolve()): loaded.sha256}
+    if source is not None:
+        inputs[str(source)] = file_sha256(source)
+    if not data.synthetic:  # synthetic faces come from the generator's own code, which every key holds
+        inputs[str(settings.resolve(settings.data.csv))] = data.sha256
     base = {"model": loaded.sha256, "model_settings": as_table(settings.model), "data": data.sha256,
-            "seed": settings.seed, "model_source": _source_hash(loaded.model), "versions": _versions()}
+            "seed": settings.seed, "model_source": inputs.get(str(source), ""), "versions": versions()}
     with timer.stage("validation predictions and image set"):
         probabilities = cache.run("predictions", base, lambda: predict(fast, data.dataset.images))
         images = pick_images(probabilities, data.dataset.labels, data.validation, data.rows,
@@ -167,9 +155,6 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
     with timer.stage("pages"):
         model_file = "demo_cnn.pt (bundled)" if not settings.model.path else loaded.path.name
         context = {
-            "author": as_table(settings.author),
-            "questions": {q: {"points": p, "collaborators": getattr(settings.collaborators, q)}
-                          for q, p in QUESTION_POINTS.items()},
             "model": {"description": loaded.description, "file": model_file, "output": settings.model.output,
                       "parameters": sum(p.numel() for p in loaded.model.parameters()), "val_accuracy": val_accuracy},
             "data": {"description_en": data.description_en, "description_zh": data.description_zh, "rows": data.total_rows, "validation": len(val),
@@ -181,15 +166,17 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
             "q3": q3.context(q3_result, images.rows, settings.lime),
             "q4": q4.context(q4_result, images.rows, settings.occlusion),
             "trust": trust.context(trust_result), "settings_trust": settings.trust, "settings_lime": settings.lime,
-            "repro": {"settings_toml": toml_dumps(as_table(settings)).strip(), "versions": _versions(),
-                      "inputs": [{"name_en": "Model", "name_zh": "模型", "file": model_file, "sha256": loaded.sha256},
+            "repro": {"inputs": [{"name_en": "Model", "name_zh": "模型", "file": model_file, "sha256": loaded.sha256},
                                  {"name_en": "Data", "name_zh": "資料", "file": data.file, "sha256": data.sha256}]},
         }
         context["imageset"]["rule_en"], context["imageset"]["rule_zh"] = _rule_text(settings)
-        files.update(render_pages(template_dir, context))
-        files["assets/report.css"] = (template_dir / "static" / "report.css").read_bytes()
+        site_files = page_files(template_dir, settings, context, files)
     with timer.stage("write site_src"):
-        counts = write_site(settings.resolve(settings.site_dir), files)
+        counts = write_site(settings.resolve(settings.site_dir), site_files)
+    # Saved after the write: the next rebuild renders from it when no input of the analysis has changed.
+    bundle = bundle_path(settings, cache.folder)
+    save_bundle(bundle, inputs, context, files)
+    evict(cache.folder, keep=cache.used | {bundle})
     return {"stages": timer.stages, "files": counts, "site_dir": str(settings.resolve(settings.site_dir)),
             "cached": cache.hits, "computed": cache.misses}
 
@@ -201,8 +188,3 @@ def _rule_text(settings: Settings) -> tuple[str, str]:
     t = settings.images.min_confidence
     return (f"Each is the first validation image of its class that the model classifies correctly with a probability "
             f"of at least {t:.2f}.", f"每個類別取驗證集中第一張被模型正確分類、且機率至少 {t:.2f} 的影像。")
-
-
-def write_timings(path: Path, result: dict) -> None:
-    path.write_text(json.dumps({k: round(v, 3) for k, v in result["stages"].items()}, indent=1) + "\n")
-

@@ -4,6 +4,9 @@ An entry's key is a SHA-256 of everything that can change it: the stage's name, 
 generator's own source files), and the inputs the stage names (model and data hashes, the image rows, the
 settings it reads, the seed). An entry is written to a temporary file and renamed into place, so an interrupted
 build never leaves a half-written entry that a later build would read.
+
+The folder is kept under ``LIMIT_BYTES``: after each build the least recently used entries go first (a hit
+refreshes an entry's mtime), never one the build just used.
 """
 from __future__ import annotations
 
@@ -11,11 +14,14 @@ import hashlib
 import json
 import os
 import pickle
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
 PACKAGE = Path(__file__).resolve().parent
+CACHE_FOLDER = ".generator-cache"  # under the project root
+LIMIT_BYTES = 256 * 2**20  # the demo's entries take about 5 MB per configuration: dozens of them fit
 
 
 @lru_cache(maxsize=1)
@@ -51,6 +57,7 @@ class Cache:
         self.enabled = enabled
         self.hits: list[str] = []
         self.misses: list[str] = []
+        self.used: set[Path] = set()
 
     def run(self, stage: str, parts: dict, compute: Callable[[], Any]) -> Any:
         """The cached result for (stage, parts), or ``compute()``'s, stored for next time."""
@@ -61,7 +68,9 @@ class Cache:
             try:
                 with path.open("rb") as handle:
                     value = pickle.load(handle)
+                os.utime(path)  # recently used: the last to be evicted
                 self.hits.append(stage)
+                self.used.add(path)
                 return value
             except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
                 pass  # an unreadable entry is recomputed and replaced
@@ -72,4 +81,34 @@ class Cache:
         with temporary.open("wb") as handle:
             pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, path)
+        self.used.add(path)
         return value
+
+
+def evict(folder: Path, keep: set[Path], limit: int = LIMIT_BYTES, now: float | None = None) -> list[Path]:
+    """Remove the least recently used entries until the folder holds at most ``limit`` bytes; ``keep`` stays.
+    Temporary files over an hour old (left by an interrupted build) go too. Returns the removed paths."""
+    if not folder.is_dir():
+        return []
+    now = time.time() if now is None else now
+    entries, removed = [], []
+    for path in folder.iterdir():
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # another build removed it meanwhile
+            continue
+        if path.suffix == ".tmp":
+            if now - stat.st_mtime > 3600:  # a younger one may be another build's entry being written
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        elif path.suffix == ".pickle":
+            entries.append((stat.st_mtime_ns, path.name, path, stat.st_size))
+    total = sum(e[-1] for e in entries)
+    for _, _, path, size in sorted(entries):  # oldest first
+        if total <= limit:
+            break
+        if path not in keep:
+            path.unlink(missing_ok=True)
+            total -= size
+            removed.append(path)
+    return removed
