@@ -81,6 +81,7 @@ def test_every_page_loads_cleanly_and_every_image_decodes(site, context, locale)
             page.screenshot(path=SCREENSHOTS / f"{name}-{locale}.png")
             if name == "q1":
                 page.locator("figure img").first.scroll_into_view_if_needed()
+                page.wait_for_timeout(500)  # let the header finish swapping site title for page title
                 page.screenshot(path=SCREENSHOTS / f"{name}-{locale}-figure.png")
         page.close()
 
@@ -174,6 +175,8 @@ def test_print_page_holds_the_whole_report_and_stays_on_loopback(site, context, 
     count, broken = page.evaluate(DECODE_EVERY_IMAGE)
     assert page.evaluate(TOFU_CHARACTERS) == [], "characters drawn as empty boxes"
     assert broken == [] and count == sum(_figures_in_source(name, locale) for name in PAGES), (count, broken)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"print_page-{locale}.png")
     other = page.locator(f".md-select a[hreflang='{OTHER[locale]}']").get_attribute("href")
     assert other.endswith("print_page.html")
     page.wait_for_load_state("networkidle")
