@@ -1,13 +1,115 @@
-"""MkDocs hook: give each language its own sitemap.xml.
+"""MkDocs hooks: per-language sitemaps, and one printable page per language.
 
 Material's language selector fetches ``<language>/sitemap.xml`` to find the same page in the other language, and
 mkdocs-static-i18n writes only the root sitemap, so every English page would log a 404 in the browser console.
+
+mkdocs-print-site-plugin knows nothing of mkdocs-static-i18n, which builds the English site by running the whole
+build again on the same config. Left alone, the plugin writes both languages' print pages to the root
+``print_page.html`` (English last, so the Chinese one is lost), links the images of the English pages from the
+root, and adds its CSS and JavaScript to the config once more per build. The hooks below give each language its own
+print page (``print_page.html``, ``en/print_page.html``) with a translated title.
+
+This file must not import the ``generator`` package: the Pages workflow installs only requirements-docs.txt.
 """
+import copy
+import re
 import shutil
 from pathlib import Path
 
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File
+from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
 
+# The print page's title and its table of contents' title, per locale.
+PRINT_PAGE_TITLES = {"zh-TW": ("全文列印版", "目錄"), "en": ("Printable version", "Contents")}
+
+# A relative src/href in the combined content: not an anchor, not a scheme (http:, data:), not root-absolute.
+_RELATIVE_URL = re.compile(r'(\s(?:src|href)=")(?![#/]|[a-zA-Z][a-zA-Z0-9+.-]*:)')
+
+
+def _language_being_built(config):
+    """(locale, folder prefix) of the language this build writes: ("zh-TW", "") or ("en", "en/")."""
+    i18n = config.plugins.get("i18n")
+    if i18n is None:
+        return None, ""
+    locale = i18n.current_language
+    return locale, "" if locale == i18n.default_language else f"{locale}/"
+
+
+def _unique(items):
+    seen, kept = set(), []
+    for item in items:
+        if str(item) not in seen:
+            seen.add(str(item))
+            kept.append(item)
+    return kept
+
+
+@event_priority(-200)  # after mkdocs-static-i18n (-100) has switched the config to the language being built
+def on_config(config, **_):
+    printer = config.plugins.get("print-site")
+    if printer is None:
+        return config
+    # print-site prepends its assets on every on_config call, i.e. once per language build.
+    config.extra_css = _unique(config.extra_css)
+    config.extra_javascript = _unique(config.extra_javascript)
+
+    locale, prefix = _language_being_built(config)
+    title, toc_title = PRINT_PAGE_TITLES.get(locale, (printer.config["print_page_title"], printer.config["toc_title"]))
+    printer.config["toc_title"] = toc_title
+    print_file = File(path=f"{prefix}{printer.config['print_page_basename']}.md", src_dir="",
+                      dest_dir=config["site_dir"], use_directory_urls=config["use_directory_urls"])
+    print_page = Page(title=title, file=print_file, config=config)
+    print_page.edit_url = None
+    printer.print_file, printer.print_page, printer.renderer.print_page = print_file, print_page, print_page
+    _relink_from(printer.renderer, prefix)
+    return config
+
+
+def _relink_from(renderer, prefix):
+    """The plugin makes the combined content's image and file links relative to the site root; a print page in a
+    language folder needs them relative to that folder."""
+    if not prefix:
+        return
+    up = "../" * prefix.count("/")
+    write_combined = type(renderer).write_combined
+
+    def write_combined_from_folder():
+        html, toc = write_combined(renderer)
+        return _RELATIVE_URL.sub(lambda m: m.group(1) + up, html), toc
+
+    renderer.write_combined = write_combined_from_folder
+
+
+def _with_language_links_to_print_pages(config, basename):
+    """The print page borrows the 404 page's language selector, which links to whatever page was built last.
+    Return a copy of the config whose selector links to the print page in each language; the copy keeps the shared
+    config unchanged for the pages mkdocs-static-i18n builds next."""
+    i18n = config.plugins.get("i18n")
+    # mkdocs-static-i18n sets `config.extra.alternate` as an attribute, which Jinja reads before the dict item.
+    alternates = getattr(config.extra, "alternate", None)
+    if i18n is None or not alternates:
+        return config
+    extra = copy.copy(config.extra)
+    extra.alternate = [
+        dict(alternate, link=("" if alternate["lang"] == i18n.default_language else f"{alternate['lang']}/")
+             + f"{basename}.html")
+        for alternate in alternates]
+    shown = copy.copy(config)
+    shown["extra"] = extra
+    return shown
+
+
+@event_priority(10)  # before print-site renders its page (priority 0)
 def on_post_build(config, **_):
+    printer = config.plugins.get("print-site")
+    if printer is not None and printer.context:
+        # The plugin renders with the 404 page's context, whose base_url is the absolute path of site_url; the
+        # page's own relative one keeps search, the palette and the language selector working from file:// too.
+        printer.context = dict(printer.context, base_url=get_relative_url(".", printer.print_page.url))
+        printer.context["config"] = _with_language_links_to_print_pages(printer.context["config"],
+                                                                        printer.config["print_page_basename"])
     site = Path(config["site_dir"])
     for name in ("sitemap.xml", "sitemap.xml.gz"):
         if (site / name).is_file() and (site / "en").is_dir():

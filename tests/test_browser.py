@@ -1,0 +1,183 @@
+"""The published site in a real browser: headless Debian Chromium on the committed site_src/, built with
+mkdocs --strict and served on 127.0.0.1. CI installs chromium and fonts-noto-cjk (.ci/run), so there it always runs.
+
+Screenshots of the home page and Q1 in both languages go to $SCREENSHOT_DIR, or tests/artifacts/ (ignored by git).
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import urljoin
+
+import pytest
+
+from conftest import ROOT
+from browser_support import (CHROMIUM, CHROMIUM_ARGS, DECODE_EVERY_IMAGE, LANGUAGES, PAGES, TOFU_CHARACTERS, Visit,
+                             build_and_serve, platform_fonts)
+
+if not CHROMIUM.is_file():
+    pytest.skip(f"{CHROMIUM} is absent (Debian package 'chromium'; .ci/run installs it)", allow_module_level=True)
+
+from playwright.sync_api import sync_playwright  # noqa: E402  (after the skip: only the browser test needs it)
+
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR") or Path(__file__).parent / "artifacts")
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+FIGURE = re.compile(r"figures/[^)\"\s]+\.png")
+OTHER = {"zh-TW": "en", "en": "zh-TW"}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    base, server = build_and_serve(tmp_path_factory.mktemp("browser") / "site")
+    yield base
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def context(browser):
+    """A fresh context per test: the palette choice one test stores in localStorage does not leak into another."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+    yield ctx
+    ctx.close()
+
+
+def open_page(context, url: str):
+    visit = Visit()
+    page = visit.watch(context.new_page())
+    page.goto(url, wait_until="load")
+    return page, visit
+
+
+def _figures_in_source(name: str, locale: str) -> int:
+    suffix = "" if locale == "zh-TW" else f".{locale}"
+    return len(FIGURE.findall((ROOT / "site_src" / f"{name}{suffix}.md").read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_every_page_loads_cleanly_and_every_image_decodes(site, context, locale):
+    """No console error, no failed or off-loopback request, every figure decoded, no character drawn as a box."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for name in PAGES:
+        url = f"{site}{LANGUAGES[locale]}{name}.html"
+        page, visit = open_page(context, url)
+        assert page.locator("html").get_attribute("lang") == locale, url
+        count, broken = page.evaluate(DECODE_EVERY_IMAGE)
+        assert broken == [], f"{url}: images that did not decode: {broken}"
+        assert count == _figures_in_source(name, locale), url  # the browser saw every figure the Markdown has
+        assert page.evaluate(TOFU_CHARACTERS) == [], f"{url}: characters drawn as empty boxes"
+        page.wait_for_load_state("networkidle")
+        visit.assert_clean(url)
+        if name in ("index", "q1"):
+            page.screenshot(path=SCREENSHOTS / f"{name}-{locale}.png")
+            if name == "q1":
+                page.locator("figure img").first.scroll_into_view_if_needed()
+                page.wait_for_timeout(500)  # let the header finish swapping site title for page title
+                page.screenshot(path=SCREENSHOTS / f"{name}-{locale}-figure.png")
+        page.close()
+
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_language_switcher_leads_to_the_same_page_in_the_other_language(site, context, locale):
+    other = OTHER[locale]
+    for name in PAGES:
+        page, visit = open_page(context, f"{site}{LANGUAGES[locale]}{name}.html")
+        selector = page.locator(".md-header__option .md-select").filter(has=page.locator(f"a[hreflang='{other}']"))
+        selector.hover()  # the language list opens on hover, as for a reader with a mouse
+        with page.expect_navigation():
+            selector.locator(f"a[hreflang='{other}']").click()
+        assert page.url == f"{site}{LANGUAGES[other]}{name}.html"
+        assert page.locator("html").get_attribute("lang") == other
+        page.wait_for_load_state("networkidle")
+        visit.assert_clean(page.url)
+        page.close()
+
+
+def test_clicking_a_figure_opens_it_zoomed(site, context):
+    page, visit = open_page(context, f"{site}q1.html")
+    link = page.locator("figure a.glightbox").first
+    target = link.get_attribute("href")
+    link.scroll_into_view_if_needed()
+    link.click()
+    zoomed = page.locator(".glightbox-container .gslide.current img")
+    zoomed.wait_for(state="visible")
+    assert zoomed.get_attribute("src") == urljoin(page.url, target)
+    assert zoomed.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert page.locator(".glightbox-container .goverlay").is_visible()  # the page is dimmed behind the figure
+    assert zoomed.bounding_box()["width"] > 300
+    page.keyboard.press("Escape")
+    page.locator(".glightbox-container").wait_for(state="detached")
+    visit.assert_clean("q1.html with the lightbox")
+
+
+def test_dark_mode_toggle_changes_the_colour_scheme(site, context):
+    page, visit = open_page(context, f"{site}index.html")
+    scheme = "document.body.getAttribute('data-md-color-scheme')"
+    background = "getComputedStyle(document.body).backgroundColor"
+    assert page.evaluate(scheme) == "default"
+    light = page.evaluate(background)
+    page.locator("label[for='__palette_1']").click()  # the moon icon: the slate (dark) scheme
+    page.wait_for_function(f"{scheme} === 'slate'")
+    dark = page.evaluate(background)
+    assert dark != light and _luminance(dark) < _luminance(light)
+    page.locator("label[for='__palette_0']").click()  # and back
+    page.wait_for_function(f"{scheme} === 'default'")
+    visit.assert_clean("index.html with the palette toggled")
+
+
+def _luminance(css_colour: str) -> float:
+    red, green, blue = (float(v) for v in re.findall(r"[\d.]+", css_colour)[:3])
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def test_chinese_text_is_drawn_with_a_font_that_has_chinese(site, context):
+    """Without a CJK font, Chromium draws Chinese as boxes with the same last-resort font it uses for a code point
+    no font has (U+0378 is unassigned). So the page's Chinese title must come from a different font than that."""
+    page, visit = open_page(context, f"{site}index.html")
+    title = page.locator("article h1").first.inner_text()
+    chinese = "".join(CJK.findall(title))
+    assert len(chinese) >= 4, title
+    page.evaluate("""chinese => {
+        for (const [id, text] of [["probe-zh", chinese], ["probe-none", "\\u0378\\u0379"]]) {
+            const span = document.createElement("span"); span.id = id; span.textContent = text;
+            document.querySelector("article").appendChild(span);
+        }
+    }""", chinese)
+    drawn = platform_fonts(page, "#probe-zh")
+    missing_glyph_fonts = platform_fonts(page, "#probe-none")
+    assert drawn and not set(drawn) & set(missing_glyph_fonts), (drawn, missing_glyph_fonts)
+    assert sum(drawn.values()) == len(chinese), drawn
+    in_title = platform_fonts(page, "article h1")  # and the real heading uses that font for its Chinese
+    assert sum(in_title.get(family, 0) for family in drawn) >= len(chinese), in_title
+    visit.assert_clean("index.html")
+
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_print_page_holds_the_whole_report_and_stays_on_loopback(site, context, locale):
+    url = f"{site}{LANGUAGES[locale]}print_page.html"
+    page, visit = open_page(context, url)
+    assert page.locator("html").get_attribute("lang") == locale
+    assert page.locator("#print-site-page section.print-page[heading-number]").count() == len(PAGES)
+    for name in PAGES:  # each page's own title, in this language, is in the print page
+        single, _ = open_page(context, f"{site}{LANGUAGES[locale]}{name}.html")
+        heading = single.locator("article h1").first.inner_text().strip()
+        single.close()
+        assert heading in page.locator("#print-site-page").inner_text(), (name, heading)
+    count, broken = page.evaluate(DECODE_EVERY_IMAGE)
+    assert page.evaluate(TOFU_CHARACTERS) == [], "characters drawn as empty boxes"
+    assert broken == [] and count == sum(_figures_in_source(name, locale) for name in PAGES), (count, broken)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"print_page-{locale}.png")
+    other = page.locator(f".md-select a[hreflang='{OTHER[locale]}']").get_attribute("href")
+    assert other.endswith("print_page.html")
+    page.wait_for_load_state("networkidle")
+    visit.assert_clean(url)
