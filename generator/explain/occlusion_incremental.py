@@ -24,7 +24,7 @@ the caller uses the batched path.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -36,6 +36,7 @@ from generator.models.load import NormalisedModel
 FULL_FROM = 0.8      # a window covering this share of a map's side is computed as the whole map
 BATCH_SIZE = 64      # box positions per pass; measured fastest on the demo and the course CNN (2 cores)
 AGREEMENT = 1e-5     # largest gap accepted between the folded chain + head and the model itself
+FUSED_CONV = getattr(torch.ops.mkldnn, "_convolution_pointwise", None) if torch.backends.mkldnn.is_available() else None
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Conv:
     bias: torch.Tensor
     padding: int
     kernel: int
+    relu: bool = False    # a ReLU follows, fused in
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,10 @@ def _chain(layers: list[nn.Module]) -> tuple[list, int]:
             steps.append(_fold(m, norm))
             k += 2 if norm is not None else 1
         elif type(m) is nn.ReLU:
-            steps.append(Relu())
+            if steps and isinstance(steps[-1], Conv) and not steps[-1].relu:
+                steps[-1] = replace(steps[-1], relu=True)
+            else:
+                steps.append(Relu())
             k += 1
         elif _plain_pool(m):
             steps.append(Pool(m.kernel_size))
@@ -159,16 +164,21 @@ def prepare(model: nn.Module, size: int = 48) -> Plan | None:
 def _forward_full(plan: Plan, x: torch.Tensor) -> torch.Tensor:
     x = x.contiguous(memory_format=torch.channels_last)
     for step in plan.steps:
-        x = _apply(step, x)
+        x = _apply(step, x, step.padding if isinstance(step, Conv) else 0)
     return x
 
 
-def _apply(step, x: torch.Tensor) -> torch.Tensor:
+def _apply(step, x: torch.Tensor, padding: int = 0) -> torch.Tensor:
+    """``step`` on a channels-last batch; a conv pads by ``padding`` (0 when its window is already padded)."""
     if isinstance(step, Conv):
-        return F.conv2d(x, step.weight, step.bias, padding=step.padding)
+        if FUSED_CONV is not None:  # oneDNN's conv with the ReLU fused in: one pass over the output, not two
+            return FUSED_CONV(x, step.weight, step.bias, [padding] * 2, [1, 1], [1, 1], 1,
+                              "relu" if step.relu else "none", [], "")
+        out = F.conv2d(x, step.weight, step.bias, padding=padding)
+        return out.relu_() if step.relu else out
     if isinstance(step, Pool):
         return F.max_pool2d(x, step.kernel)
-    return torch.relu_(x)
+    return torch.relu(x)
 
 
 def _logits(plan: Plan, features: torch.Tensor) -> torch.Tensor:
@@ -176,16 +186,16 @@ def _logits(plan: Plan, features: torch.Tensor) -> torch.Tensor:
     return torch.log(out.clamp_min(1e-12)) if plan.probabilities else out
 
 
-def _window(base: torch.Tensor, patch: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, side: int,
-            at_y: torch.Tensor, at_x: torch.Tensor) -> torch.Tensor:
-    """(B, side, side, C): the ``side`` x ``side`` windows of ``base`` (H, W, C) starting at (rows, cols), with
-    ``patch`` (B, h, w, C) pasted over them at (at_y, at_x), all in ``base``'s coordinates."""
-    span = torch.arange(side)
-    out = base[(rows[:, None] + span)[:, :, None], (cols[:, None] + span)[:, None, :]]
+def _windows(base: torch.Tensor, starts: list, side: int, patch: torch.Tensor, at: list) -> torch.Tensor:
+    """(B, C, side, side) channels-last: the windows of ``base`` (H, W, C) at ``starts`` [(row, col)], with
+    ``patch`` (B, h, w, C) pasted over each at ``at`` [(row, col)], all in ``base``'s coordinates. Slice copies
+    in a loop: several times faster here than advanced indexing."""
+    out = torch.empty(len(starts), side, side, base.shape[-1])
     h, w = patch.shape[1:3]
-    batch = torch.arange(len(patch))[:, None, None]
-    out[batch, (at_y - rows)[:, None, None] + torch.arange(h)[:, None], (at_x - cols)[:, None, None] + torch.arange(w)] = patch
-    return out
+    for b, ((y, x), (py, px)) in enumerate(zip(starts, at)):
+        out[b] = base[y:y + side, x:x + side]
+        out[b, py - y:py - y + h, px - x:px - x + w] = patch[b]
+    return out.permute(0, 3, 1, 2)
 
 
 def heatmap(plan: Plan, face: np.ndarray, target: int, centres: np.ndarray, box: int, fill: float,
@@ -194,66 +204,58 @@ def heatmap(plan: Plan, face: np.ndarray, target: int, centres: np.ndarray, box:
     (len(centres), len(centres)), and the probability with no box."""
     image = torch.from_numpy(np.asarray(face, np.float32))
     size = image.shape[-1]
-    fill_value = torch.tensor(fill, dtype=torch.float32) * plan.gain - plan.shift
+    fill_value = float(torch.tensor(fill, dtype=torch.float32) * plan.gain - plan.shift)
+    last = max(k for k, step in enumerate(plan.steps) if not isinstance(step, Relu))  # its output is whole
     with torch.inference_mode():
         x = (image * plan.gain - plan.shift)[None, None]
-        pixels = x[0].permute(1, 2, 0)
-        # base[k]: the unoccluded input of step k as (H, W, C), zero-padded by a conv's padding
-        base, sides = [], []
+        pixels = x[0].permute(1, 2, 0).contiguous()
+        base, sides = [], []  # each step's unoccluded input as (H, W, C), zero-padded by a conv's padding
         for step in plan.steps:
             pad = step.padding if isinstance(step, Conv) else 0
             base.append(F.pad(x, (pad,) * 4)[0].permute(1, 2, 0).contiguous())
             sides.append(x.shape[-1])
-            x = _apply(step, x.contiguous(memory_format=torch.channels_last))
+            x = _apply(step, x.contiguous(memory_format=torch.channels_last), pad)
         baseline = float(torch.softmax(_logits(plan, x).double(), 1)[0, target])
-        grid = torch.from_numpy(np.stack(np.meshgrid(centres, centres, indexing="ij"), -1).reshape(-1, 2))
+        grid = [(int(y), int(x)) for y in centres for x in centres]
         first = min(box, size)
-        last = max(k for k, step in enumerate(plan.steps) if not isinstance(step, Relu))  # its output is whole
         probabilities = []
         for k in range(0, len(grid), batch_size):
-            ys, xs = grid[k:k + batch_size, 0], grid[k:k + batch_size, 1]
-            # the input patch: the box's window (clipped into the image) with the box set to the fill value
-            oy, ox = (ys - box // 2).clamp(0, size - first), (xs - box // 2).clamp(0, size - first)
-            span = torch.arange(first)
-            inside_y = ((oy[:, None] + span) >= ys[:, None] - box // 2) & ((oy[:, None] + span) < ys[:, None] - box // 2 + box)
-            inside_x = ((ox[:, None] + span) >= xs[:, None] - box // 2) & ((ox[:, None] + span) < xs[:, None] - box // 2 + box)
-            patch = pixels[(oy[:, None] + span)[:, :, None], (ox[:, None] + span)[:, None, :]]
-            patch = torch.where((inside_y[:, :, None] & inside_x[:, None, :])[..., None], fill_value, patch)
+            boxes = [(y - box // 2, x - box // 2) for y, x in grid[k:k + batch_size]]
+            # the input patch: the box's window, shifted into the image, with the clipped box set to the fill
+            origins = [(min(max(y, 0), size - first), min(max(x, 0), size - first)) for y, x in boxes]
+            patch = torch.empty(len(boxes), first, first, 1)
+            for b, ((y, x), (oy, ox)) in enumerate(zip(boxes, origins)):
+                patch[b] = pixels[oy:oy + first, ox:ox + first]
+                patch[b, max(y - oy, 0):y + box - oy, max(x - ox, 0):x + box - ox] = fill_value
             side = first
-            for k_step, (step, base_in, in_side) in enumerate(zip(plan.steps, base, sides)):
-                patch, oy, ox, side = _step(step, base_in, in_side, patch, oy, ox, side, k_step == last)
-            features = patch.permute(0, 3, 1, 2)
-            probabilities.append(torch.softmax(_logits(plan, features).double(), 1)[:, target])
+            for index, (step, base_in, in_side) in enumerate(zip(plan.steps, base, sides)):
+                patch, origins, side = _step(step, base_in, in_side, patch, origins, side, index == last)
+            probabilities.append(torch.softmax(_logits(plan, patch.permute(0, 3, 1, 2)).double(), 1)[:, target])
     return torch.cat(probabilities).numpy().reshape(len(centres), len(centres)), baseline
 
 
-def _step(step, base_in: torch.Tensor, in_side: int, patch, oy, ox, side: int, last: bool):
-    """One step on the windows: returns the new patch (B, s, s, C), its origins and side ``s``."""
+def _step(step, base_in: torch.Tensor, in_side: int, patch: torch.Tensor, origins: list, side: int, last: bool):
+    """One step on the batch's windows: the patch (B, s, s, C) with origins [(row, col)] and side s, in, the
+    step's output patch, origins and side out. The window grows by the conv's halo or shrinks by the pooling."""
     if isinstance(step, Relu):
-        return patch.relu_(), oy, ox, side
+        return patch.relu_(), origins, side
     if isinstance(step, Conv):
         out_side = in_side + 2 * step.padding - step.kernel + 1
         grow = step.kernel - 1 - step.padding  # an input at i changes the outputs i - grow .. i + padding
-        new_side = min(side + step.kernel - 1, out_side)
-        start_y, start_x = oy - grow, ox - grow
-        halo, unit = step.kernel - 1, 1
+        new_side, halo, unit, pad = min(side + step.kernel - 1, out_side), step.kernel - 1, 1, step.padding
+        wanted = [(y - grow, x - grow) for y, x in origins]
     else:
         out_side = in_side // step.kernel
-        new_side = min((side - 1) // step.kernel + 2, out_side)
-        start_y, start_x = oy // step.kernel, ox // step.kernel
-        halo, unit = 0, step.kernel
-    if last or new_side >= FULL_FROM * out_side:
-        new_side = out_side
-    ny, nx = start_y.clamp(0, out_side - new_side), start_x.clamp(0, out_side - new_side)
-    pad = step.padding if isinstance(step, Conv) else 0
+        new_side, halo, unit, pad = min((side - 1) // step.kernel + 2, out_side), 0, step.kernel, 0
+        wanted = [(y // step.kernel, x // step.kernel) for y, x in origins]
     if side == in_side:  # the patch is the whole map: no gathering
         window = F.pad(patch.permute(0, 3, 1, 2), (pad,) * 4)
-        new_side, ny, nx = out_side, torch.zeros_like(oy), torch.zeros_like(ox)
-    else:  # window rows ny*unit .. in the padded input (padded index = unpadded index + pad)
-        window = _window(base_in, patch, ny * unit, nx * unit, new_side * unit + halo, oy + pad, ox + pad)
-        window = window.permute(0, 3, 1, 2)
-    if isinstance(step, Conv):
-        out = F.conv2d(window, step.weight, step.bias)
+        new_side, starts = out_side, [(0, 0)] * len(origins)
     else:
-        out = F.max_pool2d(window, step.kernel)
-    return out.permute(0, 2, 3, 1), ny, nx, new_side
+        if last or new_side >= FULL_FROM * out_side:
+            new_side = out_side
+        starts = [(min(max(y, 0), out_side - new_side), min(max(x, 0), out_side - new_side)) for y, x in wanted]
+        # the input window of an output window at o starts at o * unit in the padded input (padded = unpadded + pad)
+        window = _windows(base_in, [(y * unit, x * unit) for y, x in starts], new_side * unit + halo, patch,
+                          [(y + pad, x + pad) for y, x in origins])
+    return _apply(step, window).permute(0, 2, 3, 1), starts, new_side
