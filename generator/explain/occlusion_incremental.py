@@ -36,7 +36,7 @@ from generator.models.load import NormalisedModel
 FULL_FROM = 0.9      # a window covering this share of a map's side is computed as the whole map (on the course
                      # CNN a window of 11 of 12 measured about as fast either way; smaller windows pay)
 BATCH_SIZE = 64      # box positions per pass; measured fastest on the demo and the course CNN (2 cores)
-AGREEMENT = 1e-5     # largest gap accepted between the folded chain + head and the model itself
+AGREEMENT = 1e-5     # largest probability gap accepted between the folded chain + head and the model itself
 FUSED_CONV = getattr(torch.ops.mkldnn, "_convolution_pointwise", None) if torch.backends.mkldnn.is_available() else None
 
 
@@ -158,7 +158,8 @@ def prepare(model: nn.Module, size: int = 48) -> Plan | None:
     probe = torch.rand(3, 1, size, size, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         try:
-            gap = float((_logits(plan, _forward_full(plan, probe * gain - shift)) - model(probe)).abs().max())
+            ours = torch.softmax(_logits(plan, _forward_full(plan, probe * gain - shift)).double(), 1)
+            gap = float((ours - torch.softmax(model(probe).double(), 1)).abs().max())
         except Exception:  # a head that does not take the chain's output: this is not a features -> head model
             return None
     return plan if gap <= AGREEMENT else None
@@ -238,7 +239,7 @@ def heatmap(plan: Plan, face: np.ndarray, target: int, centres: np.ndarray, box:
 
 
 def _step(step, base_in: torch.Tensor, in_side: int, patch: torch.Tensor, origins: list, side: int, last: bool):
-    """One step on the batch's windows: the patch (B, s, s, C) with origins [(row, col)] and side s, in, the
+    """One step on the batch's windows: the patch (B, s, s, C) with origins [(row, col)] and side s in; the
     step's output patch, origins and side out. The window grows by the conv's halo or shrinks by the pooling."""
     if isinstance(step, Relu):
         return patch.relu_(), origins, side
