@@ -1,6 +1,6 @@
 """Side-by-side benchmark: each stage of ours against its reference, same model, same faces, one run.
 
-    python benchmarks/run.py [--faces N] [--skip-course] [--only occlusion|lime|ascent]
+    python benchmarks/run.py [--faces N] [--skip-course] [--only occlusion|lime|ascent] [--batch-sizes 32,64]
 
 Prints a table: stage, model, reference, reference seconds, ours seconds, ratio (reference / ours), and whether
 the outputs agree. References run at their own best batch size, measured here first.
@@ -53,9 +53,12 @@ def naive_occlusion(model, face, target, batch):
     return torch.cat(out).numpy().reshape(48, 48)
 
 
-def best_batch(fn, sizes=(8, 16, 32, 64, 128)):
+BATCH_SIZES = [8, 16, 32, 64, 128]  # tried for the references; --batch-sizes trims the list on a busy machine
+
+
+def best_batch(fn):
     """The batch size at which ``fn(batch)`` runs fastest (timed on one call each)."""
-    return min(sizes, key=lambda b: timed(lambda: fn(b))[0])
+    return min(BATCH_SIZES, key=lambda b: timed(lambda: fn(b))[0])
 
 
 def bench_occlusion(name, model, fast, faces, targets):
@@ -144,7 +147,10 @@ def main() -> None:
     parser.add_argument("--faces", type=int, default=2)
     parser.add_argument("--skip-course", action="store_true")
     parser.add_argument("--only", choices=("occlusion", "lime", "ascent"), help="run one stage")
+    parser.add_argument("--batch-sizes", default=",".join(map(str, BATCH_SIZES)),
+                        help="batch sizes tried for the references, comma-separated")
     args = parser.parse_args()
+    BATCH_SIZES[:] = [int(b) for b in args.batch_sizes.split(",")]
     rows = [49, 99, 9, 59, 39, 19, 279][: args.faces]
     images, labels, _ = synth.render_dataset(0, rows)
     faces = images / 255.0
