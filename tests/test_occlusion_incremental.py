@@ -38,7 +38,8 @@ def naive_heatmap(model, face, target, box, centres, fill):
     for y in centres:
         for x in centres:
             image = face.copy()
-            image[max(y - box // 2, 0):max(y - box // 2 + box, 0), max(x - box // 2, 0):max(x - box // 2 + box, 0)] = fill
+            top, left = max(y - box // 2, 0), max(x - box // 2, 0)
+            image[top:max(y - box // 2 + box, 0), left:max(x - box // 2 + box, 0)] = fill  # numpy clips the ends
             images.append(image)
     stack = torch.tensor(np.array(images), dtype=torch.float32)[:, None]
     with torch.inference_mode():
