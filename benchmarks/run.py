@@ -1,6 +1,6 @@
 """Side-by-side benchmark: each stage of ours against its reference, same model, same faces, one run.
 
-    python benchmarks/run.py [--faces N] [--skip-course]
+    python benchmarks/run.py [--faces N] [--skip-course] [--only occlusion|lime|ascent] [--batch-sizes 32,64]
 
 Prints a table: stage, model, reference, reference seconds, ours seconds, ratio (reference / ours), and whether
 the outputs agree. References run at their own best batch size, measured here first.
@@ -20,6 +20,7 @@ from generator.config import ModelSettings
 from generator.data import synth
 from generator.explain.filters import ascend, find_conv, layer_input
 from generator.explain.lime_explain import classifier_fn, explain, segmenter
+from generator.explain import occlusion_incremental as incremental
 from generator.explain.occlusion import occluded, occlusion
 from generator.models.cnn import FerCNN
 from generator.models.fast import inference_model
@@ -52,17 +53,22 @@ def naive_occlusion(model, face, target, batch):
     return torch.cat(out).numpy().reshape(48, 48)
 
 
-def best_batch(fn, sizes=(8, 16, 32, 64, 128)):
+BATCH_SIZES = [8, 16, 32, 64, 128]  # tried for the references; --batch-sizes trims the list on a busy machine
+
+
+def best_batch(fn):
     """The batch size at which ``fn(batch)`` runs fastest (timed on one call each)."""
-    return min(sizes, key=lambda b: timed(lambda: fn(b))[0])
+    return min(BATCH_SIZES, key=lambda b: timed(lambda: fn(b))[0])
 
 
 def bench_occlusion(name, model, fast, faces, targets):
     batch = best_batch(lambda b: naive_occlusion(model, faces[0], targets[0], b))
     ref_s, ref = timed(lambda: [naive_occlusion(model, f, t, batch) for f, t in zip(faces, targets)])
-    ours_s, ours = timed(lambda: [occlusion(fast, f, t).heatmap for f, t in zip(faces, targets)])
+    # ours as the build runs it: the incremental path on the eager model, the fast model if it falls back
+    ours_s, ours = timed(lambda: [occlusion(model, f, t, batched_model=fast).heatmap for f, t in zip(faces, targets)])
     gap = max(float(np.abs(a - b).max()) for a, b in zip(ref, ours))
-    report("occlusion", name, f"naive loop, eager, batch {batch}", ref_s, ours_s, f"max |diff| {gap:.1e}")
+    path = "incremental" if incremental.prepare(model) is not None else "batched"
+    report("occlusion", name, f"naive loop, eager, batch {batch}", ref_s, ours_s, f"max |diff| {gap:.1e} ({path})")
     from captum.attr import Occlusion
     x = torch.from_numpy(faces.astype(np.float32))[:, None]
     per_eval = best_batch(lambda b: Occlusion(model).attribute(x[:1], sliding_window_shapes=(1, 15, 15),
@@ -140,7 +146,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, default=2)
     parser.add_argument("--skip-course", action="store_true")
+    parser.add_argument("--only", choices=("occlusion", "lime", "ascent"), help="run one stage")
+    parser.add_argument("--batch-sizes", default=",".join(map(str, BATCH_SIZES)),
+                        help="batch sizes tried for the references, comma-separated")
     args = parser.parse_args()
+    BATCH_SIZES[:] = [int(b) for b in args.batch_sizes.split(",")]
     rows = [49, 99, 9, 59, 39, 19, 279][: args.faces]
     images, labels, _ = synth.render_dataset(0, rows)
     faces = images / 255.0
@@ -151,9 +161,12 @@ def main() -> None:
     print(f"{'stage':<16}{'model':<8}{'reference':<34}{'ref s':>9}{'ours s':>9}{'ratio':>9}  outputs agree")
     for name, model in models:
         fast = inference_model(model, print)
-        bench_occlusion(name, model, fast, faces, labels)
-        bench_lime(name, model, fast, faces, labels)
-        bench_ascent(name, model, filters_ref=4 if name == "demo" else 2)
+        if args.only in (None, "occlusion"):
+            bench_occlusion(name, model, fast, faces, labels)
+        if args.only in (None, "lime"):
+            bench_lime(name, model, fast, faces, labels)
+        if args.only in (None, "ascent"):
+            bench_ascent(name, model, filters_ref=4 if name == "demo" else 2)
 
 
 if __name__ == "__main__":

@@ -142,7 +142,7 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
                                          data.dataset.labels[val], probabilities[val].argmax(1), parts),
                       lambda r: q3.figures(faces, r, settings.lime))
     q4_result = stage("q4 occlusion", {"occlusion": as_table(settings.occlusion)},
-                      lambda: q4.analyse(fast, settings.occlusion, faces, images.targets, parts),
+                      lambda: q4.analyse(model, fast, settings.occlusion, faces, images.targets, parts),
                       lambda r: q4.figures(faces, r))
     trust_result = stage(
         "trust", {"trust": as_table(settings.trust), "attribution": attribution, "lime": as_table(settings.lime),

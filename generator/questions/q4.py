@@ -19,12 +19,14 @@ class Q4Result:
     lowest_parts: list  # per class: the face part the lowest-probability box covers the largest share of
 
 
-def analyse(model: torch.nn.Module, settings: OcclusionSettings, faces: np.ndarray, targets: np.ndarray,
-            parts: np.ndarray, batch_size: int = 32) -> Q4Result:
+def analyse(model: torch.nn.Module, fast: torch.nn.Module, settings: OcclusionSettings, faces: np.ndarray,
+            targets: np.ndarray, parts: np.ndarray) -> Q4Result:
+    """``model`` is the eager model, which the incremental occlusion path needs; ``fast`` runs the batched path
+    for an architecture it does not cover."""
     results, lowest_parts = [], []
     for face, target, part_map in zip(faces, targets, parts):
         result = occlusion(model, face / 255.0, int(target), box=settings.box, stride=settings.stride,
-                           fill=settings.fill, batch_size=batch_size)
+                           fill=settings.fill, batched_model=fast)
         results.append(result)
         lowest_parts.append(covered_part(part_map, result.lowest, settings.box))
     return Q4Result(results, lowest_parts)
