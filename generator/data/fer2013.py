@@ -19,6 +19,7 @@ from generator.errors import InputError
 PIXELS = 48 * 48
 NUM_CLASSES = 7
 USAGES = ("Training", "PublicTest", "PrivateTest")
+BOM = b"\xef\xbb\xbf"
 HEADERS = {("emotion", "pixels", "Usage"): "kaggle", ("emotion", "pixels"): "kaggle", ("label", "feature"): "course"}
 
 
@@ -79,38 +80,83 @@ def _parse_label(text: str, path: Path, line: int) -> int:
 
 
 def load_csv(path: str | Path) -> Dataset:
-    """Load and validate a FER2013-format CSV. Windows line endings and a UTF-8 BOM are accepted."""
+    """Load and validate a FER2013-format CSV. Windows line endings and a UTF-8 BOM are accepted.
+
+    The compiled fast path (generator/data/csv_fast.py) reads a plain file; anything else, including every
+    malformed file, goes through the exact parser below, whose errors name the file and the line."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: data file not found")
+    return _load_fast(path) or _load_exactly(path)
+
+
+def _load_fast(path: Path) -> Dataset | None:
+    from generator.data import csv_fast  # numba's import takes half a second: only when a CSV is loaded
+    data = path.read_bytes()
+    start = len(BOM) if data.startswith(BOM) else 0
+    end = data.find(b"\n", start)
+    header = data[start:end].removesuffix(b"\r")
+    if end < 0 or b'"' in header or b"\r" in header or not header.isascii():
+        return None  # the slow parser reads it, or says what is wrong
+    names = tuple(name.strip() for name in header.decode("ascii").split(","))
+    if names not in HEADERS:
+        return None
+    parsed = csv_fast.parse_rows(data, end + 1, USAGES if len(names) == 3 else None)
+    if parsed is None:
+        return None
+    images, labels, codes = parsed
+    if len(names) == 3:
+        width = max(len(USAGES[code]) for code in np.unique(codes))  # the dtype np.array(list) gives, <U8-<U11
+        usage = np.array(USAGES)[codes].astype(f"<U{width}")
+    else:
+        usage = np.full(len(labels), "")
+    return Dataset(images.reshape(-1, 48, 48), labels, usage, str(path))
+
+
+def _load_exactly(path: Path) -> Dataset:
+    """The exact parser: Python's csv module, every field checked, the first problem raised with its line."""
     with path.open(newline="", encoding="utf-8-sig") as handle, warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)  # numpy's "could not be read to its end"
         rows = csv.reader(handle)
-        header = next(rows, None)
-        if header is None:
-            raise InputError(f"{path}: the file is empty, expected a header 'emotion,pixels,Usage' or 'label,feature'")
-        kind = HEADERS.get(tuple(h.strip() for h in header))
-        if kind is None:
-            raise InputError(f"{path}:1: header {','.join(header)!r} is not 'emotion,pixels,Usage' or 'label,feature'")
-        width = len(header)
-        images, labels, usage = [], [], []
-        for row in rows:
-            line = rows.line_num  # the physical line, right even after a quoted field that spans lines
-            if not row:
-                continue  # a trailing blank line
-            if len(row) != width:
-                raise InputError(f"{path}:{line}: expected {width} fields ({','.join(header)}), found {len(row)}")
-            labels.append(_parse_label(row[0].strip(), path, line))
-            images.append(_parse_pixels(row[1], path, line))
-            if width == 3:
-                if row[2].strip() not in USAGES:
-                    raise InputError(f"{path}:{line}: Usage {row[2]!r} is not one of {', '.join(USAGES)}")
-                usage.append(row[2].strip())
-            else:
-                usage.append("")
+        try:
+            header = next(rows, None)
+            if header is None:
+                raise InputError(f"{path}: the file is empty, expected a header 'emotion,pixels,Usage' or 'label,feature'")
+            kind = HEADERS.get(tuple(h.strip() for h in header))
+            if kind is None:
+                raise InputError(f"{path}:1: header {','.join(header)!r} is not 'emotion,pixels,Usage' or 'label,feature'")
+            width = len(header)
+            images, labels, usage = [], [], []
+            for row in rows:
+                line = rows.line_num  # the physical line, right even after a quoted field that spans lines
+                if not row:
+                    continue  # a trailing blank line
+                if len(row) != width:
+                    raise InputError(f"{path}:{line}: expected {width} fields ({','.join(header)}), found {len(row)}")
+                labels.append(_parse_label(row[0].strip(), path, line))
+                images.append(_parse_pixels(row[1], path, line))
+                if width == 3:
+                    if row[2].strip() not in USAGES:
+                        raise InputError(f"{path}:{line}: Usage {row[2]!r} is not one of {', '.join(USAGES)}")
+                    usage.append(row[2].strip())
+                else:
+                    usage.append("")
+        except csv.Error as error:  # a NUL byte, an unterminated quote at the end of the file
+            raise InputError(f"{path}:{rows.line_num}: {error}, expected a plain CSV text file") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{path}:{_line_of_bad_utf8(path)}: not UTF-8 text, expected a CSV saved as UTF-8") from None
     if not labels:
         raise InputError(f"{path}: no data rows after the header")
     return Dataset(np.stack(images).reshape(-1, 48, 48), np.array(labels, np.int64), np.array(usage), str(path))
+
+
+def _line_of_bad_utf8(path: Path) -> int:
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return data.count(b"\n", 0, error.start) + 1
+    return 1
 
 
 def validation_indices(dataset: Dataset, fraction: float, seed: int) -> np.ndarray:
