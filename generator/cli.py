@@ -28,10 +28,12 @@ def _settings(args):
 
 
 def cmd_build(args) -> None:
-    from generator.build import build, write_timings
+    from generator.inputs import load_data
     settings = _settings(args)
     start = time.perf_counter()
-    result = build(settings, TEMPLATES, progress=lambda m: _say(f"  {m}"), force=args.force)
+    data = load_data(settings)  # before torch is imported: a bad CSV is reported in a second, not after five
+    from generator.build import build, write_timings
+    result = build(settings, TEMPLATES, progress=lambda m: _say(f"  {m}"), force=args.force, data=data)
     write_timings(settings.root / "build-timings.json", result)
     for stage, seconds in result["stages"].items():
         _say(f"  {seconds:7.2f} s  {stage}")

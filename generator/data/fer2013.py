@@ -11,10 +11,14 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from generator.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
 
 PIXELS = 48 * 48
 NUM_CLASSES = 7
@@ -37,6 +41,7 @@ class Dataset:
 
 def as_model_input(faces: np.ndarray) -> torch.Tensor:
     """uint8 faces (N, 48, 48) as the models take them: float32 (N, 1, 48, 48) in [0, 1]."""
+    import torch  # here, not at the top: the CLI checks a CSV before it pays for importing torch
     return torch.from_numpy(np.asarray(faces)).float().div_(255.0).unsqueeze(1)
 
 
@@ -118,6 +123,7 @@ def _load_exactly(path: Path) -> Dataset:
     with path.open(newline="", encoding="utf-8-sig") as handle, warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)  # numpy's "could not be read to its end"
         rows = csv.reader(handle)
+        next_line = 1  # where the next row starts: a csv error is reported there, not where csv gave up
         try:
             header = next(rows, None)
             if header is None:
@@ -127,8 +133,10 @@ def _load_exactly(path: Path) -> Dataset:
                 raise InputError(f"{path}:1: header {','.join(header)!r} is not 'emotion,pixels,Usage' or 'label,feature'")
             width = len(header)
             images, labels, usage = [], [], []
+            next_line = rows.line_num + 1
             for row in rows:
                 line = rows.line_num  # the physical line, right even after a quoted field that spans lines
+                next_line = line + 1
                 if not row:
                     continue  # a trailing blank line
                 if len(row) != width:
@@ -141,8 +149,9 @@ def _load_exactly(path: Path) -> Dataset:
                     usage.append(row[2].strip())
                 else:
                     usage.append("")
-        except csv.Error as error:  # a NUL byte, an unterminated quote at the end of the file
-            raise InputError(f"{path}:{rows.line_num}: {error}, expected a plain CSV text file") from None
+        except csv.Error as error:  # in practice a stray double quote: the field runs on to csv's size limit
+            hint = "a double quote is probably not closed" if "field limit" in str(error) else "expected a plain CSV"
+            raise InputError(f"{path}:{next_line}: {error}: {hint}") from None
         except UnicodeDecodeError:
             raise InputError(f"{path}:{_line_of_bad_utf8(path)}: not UTF-8 text, expected a CSV saved as UTF-8") from None
     if not labels:
