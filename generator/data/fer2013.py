@@ -7,6 +7,7 @@ Every row is validated; an error names the file, the line (1-based, the header i
 from __future__ import annotations
 
 import csv
+import mmap
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,16 +98,19 @@ def load_csv(path: str | Path) -> Dataset:
 
 def _load_fast(path: Path) -> Dataset | None:
     from generator.data import csv_fast  # numba's import takes half a second: only when a CSV is loaded
-    data = path.read_bytes()
-    start = len(BOM) if data.startswith(BOM) else 0
-    end = data.find(b"\n", start)
-    header = data[start:end].removesuffix(b"\r")
-    if end < 0 or b'"' in header or b"\r" in header or not header.isascii():
-        return None  # the slow parser reads it, or says what is wrong
-    names = tuple(name.strip() for name in header.decode("ascii").split(","))
-    if names not in HEADERS:
+    if path.stat().st_size == 0:
         return None
-    parsed = csv_fast.parse_rows(data, end + 1, USAGES if len(names) == 3 else None)
+    # Mapped, not read: the parser reads the page cache in place, without a 282 MiB copy (0.2 s of CPU).
+    with path.open("rb") as handle, _map(handle) as data:
+        start = len(BOM) if data[:len(BOM)] == BOM else 0
+        end = data.find(b"\n", start)
+        header = data[start:end].removesuffix(b"\r")
+        if end < 0 or b'"' in header or b"\r" in header or not header.isascii():
+            return None  # the slow parser reads it, or says what is wrong
+        names = tuple(name.strip() for name in header.decode("ascii").split(","))
+        if names not in HEADERS:
+            return None
+        parsed = csv_fast.parse_rows(data, end + 1, USAGES if len(names) == 3 else None)
     if parsed is None:
         return None
     images, labels, codes = parsed
@@ -116,6 +120,13 @@ def _load_fast(path: Path) -> Dataset | None:
     else:
         usage = np.full(len(labels), "")
     return Dataset(images.reshape(-1, 48, 48), labels, usage, str(path))
+
+
+def _map(handle) -> mmap.mmap:
+    """The file mapped read-only; on Linux with its pages mapped up front (one call instead of 72,000 faults)."""
+    if hasattr(mmap, "MAP_POPULATE"):
+        return mmap.mmap(handle.fileno(), 0, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE, prot=mmap.PROT_READ)
+    return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 def _load_exactly(path: Path) -> Dataset:
