@@ -6,8 +6,8 @@ It never raises: at the first byte it does not expect it returns None, and ``loa
 the exact slow parser, which names the file, the line and the problem. So the fast path only has to be right
 about what it accepts, and everything it accepts the slow parser reads to the same arrays.
 
-Why compiled: vectorised numpy needs about 15 passes over the 282 MiB (masks, token starts and ends, gathers of
-82 million numbers) and measured no faster than pandas here; a compiled loop reads each byte once.
+Why compiled: a vectorised numpy prototype needed about 15 passes over the 282 MiB (masks, token starts and ends,
+gathers of 82 million numbers) and was about as slow as pandas here; a compiled loop reads each byte once.
 """
 from __future__ import annotations
 
