@@ -34,7 +34,7 @@ CASES = [
      ":3: pixel 5 is 256, expected an integer 0-255"),
     ("pixel -1", f"{HEADER}\n2,{ROW_MINUS_1},Training\n".encode(), ":2: pixel 2304 is -1, expected an integer 0-255"),
     ("not a number", f"label,feature\n3,{GOOD}\n4,{GOOD}\n5,{ROW_WORD}\n".encode(),
-     ":4: pixel '12a' is not an integer 0-255"),
+     ":4: pixel 10 is '12a', expected an integer 0-255"),
     ("label 7", f"label,feature\n6,{GOOD}\n7,{GOOD}\n".encode(), ":3: label 7 is out of range, expected 0-6"),
 ]
 

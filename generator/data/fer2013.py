@@ -66,13 +66,21 @@ def _parse_pixels_exactly(text: str, path: Path, line: int) -> np.ndarray:
     try:
         values = np.array(fields, dtype=np.int64)
     except ValueError:
-        bad = next(f for f in fields if not f.lstrip("-").isdigit())
-        raise InputError(f"{path}:{line}: pixel {bad!r} is not an integer 0-255") from None
+        k = next((k for k, f in enumerate(fields) if not _is_integer(f)), 0)
+        raise InputError(f"{path}:{line}: pixel {k + 1} is {fields[k]!r}, expected an integer 0-255") from None
     out_of_range = (values < 0) | (values > 255)
     if out_of_range.any():
         k = int(np.argmax(out_of_range))
         raise InputError(f"{path}:{line}: pixel {k + 1} is {values[k]}, expected an integer 0-255")
     return values.astype(np.uint8)
+
+
+def _is_integer(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_label(text: str, path: Path, line: int) -> int:
