@@ -43,8 +43,9 @@ class Timer:
         self.progress = progress
 
     @contextmanager
-    def stage(self, name: str):
-        self.progress(f"{name}...")
+    def stage(self, name: str, announce: bool = True):
+        if announce:
+            self.progress(f"{name}...")
         start = time.perf_counter()
         yield
         self.stages[name] = time.perf_counter() - start
@@ -84,8 +85,12 @@ def _source_file(model: torch.nn.Module) -> Path | None:
     return Path(path).resolve() if path and Path(path).is_file() else None
 
 
-def build(settings: Settings, template_dir: Path, progress=lambda _: None, force: bool = False) -> dict:
+def build(settings: Settings, template_dir: Path, progress=lambda _: None, force: bool = False,
+          data: DataInputs | None = None) -> dict:
     """Build the report into ``settings.site_dir``. Returns stage timings, cache use and write counts.
+
+    ``data`` is the output of ``load_data(settings)`` where the caller has loaded it already (the CLI does, to
+    report a bad CSV before importing torch).
 
     Each analysis stage, with its figures, is cached by a hash of what it depends on (see generator/cache.py):
     a rebuild after a prose or template edit only renders pages. ``force`` recomputes every stage.
@@ -93,9 +98,11 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
     timer = Timer(progress)
     cache = Cache(settings.root / CACHE_FOLDER, force=force)
     torch.manual_seed(settings.seed)
-    with timer.stage("load model and data"):
+    # Not announced: the error of a bad model or data file is then the only line the user sees. The data first,
+    # because a bad CSV is the likelier mistake and its check costs less than loading the model.
+    with timer.stage("load model and data", announce=False):
+        data = data if data is not None else load_data(settings)
         loaded: LoadedModel = load_model(settings.model, settings.root)
-        data = load_data(settings)
         fast = inference_model(loaded.model, progress)  # forward-only methods; gradients use the eager model
     # Besides the weights: the source of the model's class (a student may edit it without retraining) and the
     # versions of the packages that compute the results.

@@ -35,8 +35,10 @@ def cmd_build(args) -> None:
     # Unchanged analysis inputs: render the pages from the last build without importing torch (about a second).
     result = None if args.force else rebuild_pages(settings, TEMPLATES, settings.root / CACHE_FOLDER)
     if result is None:
+        from generator.inputs import load_data
+        data = load_data(settings)  # before torch is imported: a bad CSV is reported in a second, not after five
         from generator.build import build
-        result = build(settings, TEMPLATES, progress=lambda m: _say(f"  {m}"), force=args.force)
+        result = build(settings, TEMPLATES, progress=lambda m: _say(f"  {m}"), force=args.force, data=data)
     _write_timings(settings.root / "build-timings.json", result)
     for stage, seconds in result["stages"].items():
         _say(f"  {seconds:7.2f} s  {stage}")

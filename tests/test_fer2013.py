@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from conftest import pixel_string, write_rows
-from generator.data.fer2013 import load_csv, training_indices, validation_indices, write_csv
+from generator.data.fer2013 import _load_exactly, _load_fast, load_csv, training_indices, validation_indices, write_csv
 from generator.errors import InputError
 
 
@@ -45,8 +45,8 @@ BAD_ROWS = [
     ("emotion,pixels,Usage", [f"0,{GOOD} 7,Training"], ":2: expected 2304 space-separated pixels, found 2305"),
     ("label,feature", [f"0,{GOOD}", f"0,{GOOD}", f"2,{GOOD.replace(GOOD.split()[0], '256', 1)}"], ":4: pixel 1 is 256, expected an integer 0-255"),
     ("label,feature", [f"2,-1 {' '.join(GOOD.split()[1:])}"], ":2: pixel 1 is -1, expected an integer 0-255"),
-    ("label,feature", [f"2,abc {' '.join(GOOD.split()[1:])}"], ":2: pixel 'abc' is not an integer 0-255"),
-    ("label,feature", [f"2,1.5 {' '.join(GOOD.split()[1:])}"], ":2: pixel '1.5' is not an integer 0-255"),
+    ("label,feature", [f"2,abc {' '.join(GOOD.split()[1:])}"], ":2: pixel 1 is 'abc', expected an integer 0-255"),
+    ("label,feature", [f"2,1.5 {' '.join(GOOD.split()[1:])}"], ":2: pixel 1 is '1.5', expected an integer 0-255"),
     ("label,feature", [f"0,{GOOD}", f"7,{GOOD}"], ":3: label 7 is out of range, expected 0-6"),
     ("label,feature", [f"happy,{GOOD}"], ":2: label 'happy' is not an integer 0-6"),
     ("emotion,pixels,Usage", [f"0,{GOOD},Train"], ":2: Usage 'Train' is not one of Training, PublicTest, PrivateTest"),
@@ -96,3 +96,39 @@ def test_stratified_holdout_is_seeded(course_csv):
     assert sorted(np.bincount(data.labels[a], minlength=7).tolist()) == [1] * 7
     assert not np.array_equal(a, c) or len(a) == 0
     assert set(a).isdisjoint(training_indices(data, 1 / 3, seed=0))
+
+
+# The fast path must read every plain file to exactly what the exact parser gives, and hand anything else to it.
+PLAIN_FILES = [
+    ("emotion,pixels,Usage", [f"0,{GOOD},Training", f"6,{pixel_string(1)},PrivateTest"], "\n", False),
+    ("emotion,pixels,Usage", [f'"3","{GOOD}","PublicTest"'], "\r\n", True),  # every field quoted, CRLF, BOM
+    ("emotion,pixels", [f"5,{GOOD}", "", f"1,{GOOD}", ""], "\n", False),  # Kaggle without Usage, blank lines
+    ("label,feature", [f"2, {GOOD.replace(' ', '  ')} ", f"4,{'007 ' * 2303}0"], "\n", False),  # runs of spaces
+    ("label,feature", [f"2,{GOOD}", f"0,{pixel_string(2)}"], "", False),  # no newline after the last row
+]
+
+
+@pytest.mark.parametrize("header,rows,newline,bom", PLAIN_FILES)
+def test_fast_path_reads_plain_files_as_the_exact_parser_does(tmp_path, header, rows, newline, bom):
+    path = write_rows(tmp_path / "plain.csv", header, rows, newline="\n" if newline == "" else newline, bom=bom)
+    if newline == "":
+        path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    fast, exact = _load_fast(path), _load_exactly(path)
+    assert fast is not None, "the fast path handed a plain file to the slow parser"
+    assert np.array_equal(fast.images, exact.images) and fast.images.dtype == np.uint8
+    assert np.array_equal(fast.labels, exact.labels) and fast.labels.dtype == exact.labels.dtype
+    assert fast.usage.tolist() == exact.usage.tolist() and fast.usage.dtype == exact.usage.dtype
+
+
+@pytest.mark.parametrize("header,rows,message", BAD_ROWS)
+def test_fast_path_hands_every_malformed_file_to_the_exact_parser(tmp_path, header, rows, message):
+    assert _load_fast(write_rows(tmp_path / "bad.csv", header, rows)) is None
+
+
+def test_fast_path_hands_over_quoted_line_breaks_and_4_digit_pixels(tmp_path):
+    pixels = GOOD.split()
+    multi_line = '"' + " ".join(pixels[:1000]) + "\n" + " ".join(pixels[1000:]) + '"'
+    path = write_rows(tmp_path / "m.csv", "label,feature", [f"0,{multi_line}"])
+    assert _load_fast(path) is None and _load_exactly(path).images.shape == (1, 48, 48)
+    path = write_rows(tmp_path / "z.csv", "label,feature", [f"0,0255 {' '.join(pixels[1:])}"])
+    assert _load_fast(path) is None and load_csv(path).images[0, 0, 0] == 255  # int("0255") is 255 for both
