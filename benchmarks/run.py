@@ -1,6 +1,6 @@
 """Side-by-side benchmark: each stage of ours against its reference, same model, same faces, one run.
 
-    python benchmarks/run.py [--faces N] [--skip-course]
+    python benchmarks/run.py [--faces N] [--skip-course] [--only occlusion|lime|ascent]
 
 Prints a table: stage, model, reference, reference seconds, ours seconds, ratio (reference / ours), and whether
 the outputs agree. References run at their own best batch size, measured here first.
@@ -140,6 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, default=2)
     parser.add_argument("--skip-course", action="store_true")
+    parser.add_argument("--only", choices=("occlusion", "lime", "ascent"), help="run this stage alone")
     args = parser.parse_args()
     rows = [49, 99, 9, 59, 39, 19, 279][: args.faces]
     images, labels, _ = synth.render_dataset(0, rows)
@@ -150,10 +151,14 @@ def main() -> None:
         models.append(("course", NormalisedModel(FerCNN().eval(), 255.0, 0.0, 1.0, "logits").eval()))
     print(f"{'stage':<16}{'model':<8}{'reference':<34}{'ref s':>9}{'ours s':>9}{'ratio':>9}  outputs agree")
     for name, model in models:
-        fast = inference_model(model, print)
-        bench_occlusion(name, model, fast, faces, labels)
-        bench_lime(name, model, fast, faces, labels)
-        bench_ascent(name, model, filters_ref=4 if name == "demo" else 2)
+        if args.only in (None, "occlusion", "lime"):
+            fast = inference_model(model, print)
+        if args.only in (None, "occlusion"):
+            bench_occlusion(name, model, fast, faces, labels)
+        if args.only in (None, "lime"):
+            bench_lime(name, model, fast, faces, labels)
+        if args.only in (None, "ascent"):
+            bench_ascent(name, model, filters_ref=4 if name == "demo" else 2)
 
 
 if __name__ == "__main__":
