@@ -1,6 +1,7 @@
 """Side-by-side benchmark: each stage of ours against its reference, same model, same faces, one run.
 
     python benchmarks/run.py [--faces N] [--skip-course] [--only occlusion|lime|ascent]
+        [--threads N]
 
 Prints a table: stage, model, reference, reference seconds, ours seconds, ratio (reference / ours), and whether
 the outputs agree. References run at their own best batch size, measured here first.
@@ -97,17 +98,28 @@ def bench_lime(name, model, fast, faces, targets):
     report("lime", name, "lime package, eager, batch 10", ref_s, ours_s, f"max |weight diff| {gap:.1e}")
 
 
-def bench_ascent(name, model, filters_ref: int):
+def best_threads(fn, counts=(1, 2)):
+    """The torch thread count at which ``fn()`` runs fastest (timed once each)."""
+    default = torch.get_num_threads()
+    times = {}
+    for count in counts:
+        torch.set_num_threads(count)
+        times[count] = timed(fn)[0]
+    torch.set_num_threads(default)
+    return min(times, key=times.get)
+
+
+def bench_ascent(name, model, filters_ref: int, threads: int | None):
     _, layer = find_conv(model, "")
 
-    def one_filter_full_network(f):  # the reference: one filter, the whole network, full conv output
+    def one_filter_full_network(f, steps=100):  # the reference: one filter, the whole network, full conv output
         x = (0.5 + torch.from_numpy(np.random.default_rng([0, f]).normal(0, 0.05, (1, 1, 48, 48)))).float()
         x = x.clamp(0, 1).requires_grad_(True)
         optimiser = torch.optim.Adam([x], lr=0.05)
         captured = {}
         handle = layer.register_forward_hook(lambda _m, _i, out: captured.__setitem__("out", out))
         shifts = np.random.default_rng([0, 1 << 20]).integers(-1, 2, (100, 2))
-        for step in range(100):
+        for step in range(steps):
             shifted = torch.roll(x, shifts=tuple(int(v) for v in shifts[step]), dims=(2, 3))
             model(shifted)
             act = captured["out"][0, f].mean()
@@ -120,10 +132,16 @@ def bench_ascent(name, model, filters_ref: int):
                 x.clamp_(0, 1)
         handle.remove()
         return x.detach()[0, 0].numpy()
+    # The reference runs at its best thread count (ascend itself runs single-threaded), unless --threads is given.
+    default = torch.get_num_threads()
+    ref_threads = threads or best_threads(lambda: one_filter_full_network(0, steps=10))
+    torch.set_num_threads(ref_threads)
     ref_s, ref = timed(lambda: [one_filter_full_network(f) for f in range(filters_ref)])
+    torch.set_num_threads(default)
     ours_s, ours = timed(lambda: ascend(model, layer, range(layer.out_channels), steps=100, seed=0))
     # Adam moves a pixel by about lr whatever the gradient's size, so float-level differences between a full conv
-    # and a grouped one can flip a near-zero gradient: compare the final activations, and the images' mean gap.
+    # and ours (a dot product with the channel's gradient) can flip a near-zero gradient: compare the final
+    # activations, and the images' mean gap.
     _, layer_ref = find_conv(model, "")
     with torch.no_grad():
         act = [float(layer_ref(layer_input(model, layer_ref, torch.from_numpy(ref[f]).float()[None, None]))[0, f]
@@ -131,7 +149,7 @@ def bench_ascent(name, model, filters_ref: int):
     gap = max(abs(a - ours.activation[f]) for f, a in enumerate(act))
     pixel = float(np.mean([np.abs(ref[f] - ours.images[f]).mean() for f in range(filters_ref)]))
     # The reference is timed on a few filters and scaled to all of them: it is linear in the filter count.
-    report("filter ascent", name, f"one filter at a time ({filters_ref} timed)",
+    report("filter ascent", name, f"one filter at a time, {filters_ref}x{ref_threads} thr",
            ref_s / filters_ref * layer.out_channels, ours_s,
            f"max |activation diff| {gap:.1e}, mean |pixel diff| {pixel:.1e}")
 
@@ -141,7 +159,11 @@ def main() -> None:
     parser.add_argument("--faces", type=int, default=2)
     parser.add_argument("--skip-course", action="store_true")
     parser.add_argument("--only", choices=("occlusion", "lime", "ascent"), help="run this stage alone")
+    parser.add_argument("--threads", type=int, help="torch threads for the references (default: torch's own; the filter ascent's reference: "
+                        "its faster of 1 and 2)")
     args = parser.parse_args()
+    if args.threads:  # on a machine shared with other jobs, 2 threads on 2 cores can run 5-10x slower than 1
+        torch.set_num_threads(args.threads)
     rows = [49, 99, 9, 59, 39, 19, 279][: args.faces]
     images, labels, _ = synth.render_dataset(0, rows)
     faces = images / 255.0
@@ -158,7 +180,7 @@ def main() -> None:
         if args.only in (None, "lime"):
             bench_lime(name, model, fast, faces, labels)
         if args.only in (None, "ascent"):
-            bench_ascent(name, model, filters_ref=4 if name == "demo" else 2)
+            bench_ascent(name, model, filters_ref=4 if name == "demo" else 2, threads=args.threads)
 
 
 if __name__ == "__main__":

@@ -136,7 +136,9 @@ def test_ascent_through_the_chain_equals_ascent_through_autograd(wrapped, monkey
 
 def test_batched_ascent_equals_each_filter_alone_and_the_objective_rises(wrapped):
     _, layer = find_conv(wrapped, "")
+    threads = torch.get_num_threads()
     batched = ascend(wrapped, layer, range(8), steps=30, lr=0.05, seed=3)
+    assert torch.get_num_threads() == threads  # ascend runs single-threaded, then restores the caller's setting
     for f in (0, 5, 7):
         alone = ascend(wrapped, layer, [f], steps=30, lr=0.05, seed=3)
         assert np.allclose(batched.images[f], alone.images[0], atol=1e-4)
