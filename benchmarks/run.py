@@ -98,28 +98,17 @@ def bench_lime(name, model, fast, faces, targets):
     report("lime", name, "lime package, eager, batch 10", ref_s, ours_s, f"max |weight diff| {gap:.1e}")
 
 
-def best_threads(fn, counts=(1, 2)):
-    """The torch thread count at which ``fn()`` runs fastest (timed once each)."""
-    default = torch.get_num_threads()
-    times = {}
-    for count in counts:
-        torch.set_num_threads(count)
-        times[count] = timed(fn)[0]
-    torch.set_num_threads(default)
-    return min(times, key=times.get)
-
-
 def bench_ascent(name, model, filters_ref: int, threads: int | None):
     _, layer = find_conv(model, "")
 
-    def one_filter_full_network(f, steps=100):  # the reference: one filter, the whole network, full conv output
+    def one_filter_full_network(f):  # the reference: one filter, the whole network, full conv output
         x = (0.5 + torch.from_numpy(np.random.default_rng([0, f]).normal(0, 0.05, (1, 1, 48, 48)))).float()
         x = x.clamp(0, 1).requires_grad_(True)
         optimiser = torch.optim.Adam([x], lr=0.05)
         captured = {}
         handle = layer.register_forward_hook(lambda _m, _i, out: captured.__setitem__("out", out))
         shifts = np.random.default_rng([0, 1 << 20]).integers(-1, 2, (100, 2))
-        for step in range(steps):
+        for step in range(100):
             shifted = torch.roll(x, shifts=tuple(int(v) for v in shifts[step]), dims=(2, 3))
             model(shifted)
             act = captured["out"][0, f].mean()
@@ -132,9 +121,10 @@ def bench_ascent(name, model, filters_ref: int, threads: int | None):
                 x.clamp_(0, 1)
         handle.remove()
         return x.detach()[0, 0].numpy()
-    # The reference runs at its best thread count (ascend itself runs single-threaded), unless --threads is given.
+    # ascend runs single-threaded; the reference too unless --threads says otherwise. On this shared machine a
+    # quick timing to pick the reference's best count was unreliable: the load swings faster than it can measure.
     default = torch.get_num_threads()
-    ref_threads = threads or best_threads(lambda: one_filter_full_network(0, steps=10))
+    ref_threads = threads or 1
     torch.set_num_threads(ref_threads)
     ref_s, ref = timed(lambda: [one_filter_full_network(f) for f in range(filters_ref)])
     torch.set_num_threads(default)
@@ -159,8 +149,9 @@ def main() -> None:
     parser.add_argument("--faces", type=int, default=2)
     parser.add_argument("--skip-course", action="store_true")
     parser.add_argument("--only", choices=("occlusion", "lime", "ascent"), help="run this stage alone")
-    parser.add_argument("--threads", type=int, help="torch threads for the references (default: torch's own; the filter ascent's reference: "
-                        "its faster of 1 and 2)")
+    parser.add_argument("--threads", type=int,
+                        help="torch threads for the references (default: torch's own; for the filter ascent's "
+                             "reference: 1, as ascend itself)")
     args = parser.parse_args()
     if args.threads:  # on a machine shared with other jobs, 2 threads on 2 cores can run 5-10x slower than 1
         torch.set_num_threads(args.threads)

@@ -9,8 +9,8 @@ are a plain conv/BatchNorm/ReLU chain (`chain.ConvChain`), else through autograd
 (eval mode, per-pixel Adam, a jitter shift shared by the batch), so the batched result equals ascending each
 filter alone, and the batch runs in chunks of `CHUNK` images.
 
-Measured on 2 shared cores, 1 thread (`python benchmarks/run.py --only ascent --threads 1`): 64 filters, 100
-steps, 53x faster than one filter at a time through the full network on the demo CNN, 47x on the course CNN.
+Measured on 2 shared cores (`python benchmarks/run.py --only ascent`, both sides single-threaded): 64 filters,
+100 steps, 49x faster than one filter at a time through the full network on the demo CNN, 42x on the course CNN.
 """
 from __future__ import annotations
 
