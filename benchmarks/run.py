@@ -1,6 +1,7 @@
 """Side-by-side benchmark: each stage of ours against its reference, same model, same faces, one run.
 
     python benchmarks/run.py [--faces N] [--skip-course] [--only occlusion|lime|ascent] [--batch-sizes 32,64]
+        [--threads N]
 
 Prints a table: stage, model, reference, reference seconds, ours seconds, ratio (reference / ours), and whether
 the outputs agree. References run at their own best batch size, measured here first.
@@ -103,7 +104,7 @@ def bench_lime(name, model, fast, faces, targets):
     report("lime", name, "lime package, eager, batch 10", ref_s, ours_s, f"max |weight diff| {gap:.1e}")
 
 
-def bench_ascent(name, model, filters_ref: int):
+def bench_ascent(name, model, filters_ref: int, threads: int | None):
     _, layer = find_conv(model, "")
 
     def one_filter_full_network(f):  # the reference: one filter, the whole network, full conv output
@@ -126,10 +127,17 @@ def bench_ascent(name, model, filters_ref: int):
                 x.clamp_(0, 1)
         handle.remove()
         return x.detach()[0, 0].numpy()
+    # ascend runs single-threaded; the reference too unless --threads says otherwise. On this shared machine a
+    # quick timing to pick the reference's best count was unreliable: the load swings faster than it can measure.
+    default = torch.get_num_threads()
+    ref_threads = threads or 1
+    torch.set_num_threads(ref_threads)
     ref_s, ref = timed(lambda: [one_filter_full_network(f) for f in range(filters_ref)])
+    torch.set_num_threads(default)
     ours_s, ours = timed(lambda: ascend(model, layer, range(layer.out_channels), steps=100, seed=0))
     # Adam moves a pixel by about lr whatever the gradient's size, so float-level differences between a full conv
-    # and a grouped one can flip a near-zero gradient: compare the final activations, and the images' mean gap.
+    # and ours (a dot product with the channel's gradient) can flip a near-zero gradient: compare the final
+    # activations, and the images' mean gap.
     _, layer_ref = find_conv(model, "")
     with torch.no_grad():
         act = [float(layer_ref(layer_input(model, layer_ref, torch.from_numpy(ref[f]).float()[None, None]))[0, f]
@@ -137,7 +145,7 @@ def bench_ascent(name, model, filters_ref: int):
     gap = max(abs(a - ours.activation[f]) for f, a in enumerate(act))
     pixel = float(np.mean([np.abs(ref[f] - ours.images[f]).mean() for f in range(filters_ref)]))
     # The reference is timed on a few filters and scaled to all of them: it is linear in the filter count.
-    report("filter ascent", name, f"one filter at a time ({filters_ref} timed)",
+    report("filter ascent", name, f"one filter at a time, {filters_ref}x{ref_threads} thr",
            ref_s / filters_ref * layer.out_channels, ours_s,
            f"max |activation diff| {gap:.1e}, mean |pixel diff| {pixel:.1e}")
 
@@ -149,8 +157,13 @@ def main() -> None:
     parser.add_argument("--only", choices=("occlusion", "lime", "ascent"), help="run one stage")
     parser.add_argument("--batch-sizes", default=",".join(map(str, BATCH_SIZES)),
                         help="batch sizes tried for the references, comma-separated")
+    parser.add_argument("--threads", type=int,
+                        help="torch threads for the references (default: torch's own; for the filter ascent's "
+                             "reference: 1, as ascend itself)")
     args = parser.parse_args()
     BATCH_SIZES[:] = [int(b) for b in args.batch_sizes.split(",")]
+    if args.threads:  # on a machine shared with other jobs, 2 threads on 2 cores can run 5-10x slower than 1
+        torch.set_num_threads(args.threads)
     rows = [49, 99, 9, 59, 39, 19, 279][: args.faces]
     images, labels, _ = synth.render_dataset(0, rows)
     faces = images / 255.0
@@ -160,13 +173,14 @@ def main() -> None:
         models.append(("course", NormalisedModel(FerCNN().eval(), 255.0, 0.0, 1.0, "logits").eval()))
     print(f"{'stage':<16}{'model':<8}{'reference':<34}{'ref s':>9}{'ours s':>9}{'ratio':>9}  outputs agree")
     for name, model in models:
-        fast = inference_model(model, print)
+        if args.only in (None, "occlusion", "lime"):
+            fast = inference_model(model, print)
         if args.only in (None, "occlusion"):
             bench_occlusion(name, model, fast, faces, labels)
         if args.only in (None, "lime"):
             bench_lime(name, model, fast, faces, labels)
         if args.only in (None, "ascent"):
-            bench_ascent(name, model, filters_ref=4 if name == "demo" else 2)
+            bench_ascent(name, model, filters_ref=4 if name == "demo" else 2, threads=args.threads)
 
 
 if __name__ == "__main__":
