@@ -3,8 +3,12 @@
     python benchmarks/run.py [--faces N] [--skip-course] [--only occlusion|lime|ascent] [--batch-sizes 32,64]
         [--threads N]
 
-Prints a table: stage, model, reference, reference seconds, ours seconds, ratio (reference / ours), and whether
-the outputs agree. References run at their own best batch size, measured here first.
+Prints a table: stage, model, reference, reference seconds, ours seconds, ratio (reference / ours), whether
+the outputs agree, and the roofline: each side's achieved GFLOP/s as a share of the peak measured at the start of
+the same run (benchmarks/roofline.py). References run at their own best batch size, measured here first. Then the
+CSV parse against pandas and whole builds (benchmarks/builds.py), and a summary against issue 5's targets.
+
+    --only forward|occlusion|lime|ascent|csv|builds   runs one part
 """
 from __future__ import annotations
 
@@ -27,7 +31,12 @@ from generator.models.cnn import FerCNN
 from generator.models.fast import inference_model
 from generator.models.load import NormalisedModel, load_model
 
+import builds
+import parse_csv
+from roofline import forward_flops, peak_gflops
+
 ROWS = []
+PEAK = [float("nan")]  # GFLOP/s, measured in main()
 
 
 def timed(fn):
@@ -36,10 +45,38 @@ def timed(fn):
     return time.perf_counter() - start, out
 
 
-def report(stage, model, reference, ref_s, ours_s, agree):
-    ROWS.append((stage, model, reference, ref_s, ours_s, ref_s / ours_s, agree))
-    print(f"{stage:<16}{model:<8}{reference:<34}{ref_s:>9.2f}{ours_s:>9.2f}{ref_s / ours_s:>8.2f}x  {agree}",
-          flush=True)
+def _rate(flops, seconds):
+    if flops is None:
+        return "—"
+    rate = flops / seconds / 1e9
+    return f"{rate:.1f} ({rate / PEAK[0]:.0%})"
+
+
+def report(stage, model, reference, ref_s, ours_s, agree, ref_flops=None, ours_flops=None):
+    """One row. ``*_flops``: the floating-point work each side does, for the roofline columns."""
+    roof = f"{_rate(ref_flops, ref_s)} | {_rate(ours_flops, ours_s)}"
+    ROWS.append((stage, model, reference, ref_s, ours_s, ref_s / ours_s, agree, roof))
+    print(f"{stage:<16}{model:<8}{reference:<34}{ref_s:>9.2f}{ours_s:>9.2f}{ref_s / ours_s:>8.2f}x  {agree}  "
+          f"GFLOP/s ref | ours: {roof}", flush=True)
+
+
+def bench_forward(name, model, fast):
+    """The fast inference path against the eager model, each at its best batch size: seconds per 10,000 faces."""
+    def per_image(m, batch):
+        x = torch.rand(batch, 1, 48, 48, generator=torch.Generator().manual_seed(batch))
+        with torch.inference_mode():
+            m(x)  # warm-up
+            seconds, _ = timed(lambda: [m(x) for _ in range(max(1, 2048 // batch))])
+        return seconds / (max(1, 2048 // batch) * batch)
+    eager = {b: per_image(model, b) for b in BATCH_SIZES}
+    ours = {b: per_image(fast, b) for b in BATCH_SIZES}
+    b_ref, b_ours = min(eager, key=eager.get), min(ours, key=ours.get)
+    x = torch.rand(37, 1, 48, 48, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        gap = float((model(x) - fast(x)).abs().max())
+    work = 10_000 * forward_flops(model)
+    report("forward", name, f"eager, batch {b_ref} (ours: batch {b_ours})", eager[b_ref] * 10_000,
+           ours[b_ours] * 10_000, f"max |logit diff| {gap:.1e}", work, work)
 
 
 def naive_occlusion(model, face, target, batch):
@@ -69,7 +106,9 @@ def bench_occlusion(name, model, fast, faces, targets):
     ours_s, ours = timed(lambda: [occlusion(model, f, t, batched_model=fast).heatmap for f, t in zip(faces, targets)])
     gap = max(float(np.abs(a - b).max()) for a, b in zip(ref, ours))
     path = "incremental" if incremental.prepare(model) is not None else "batched"
-    report("occlusion", name, f"naive loop, eager, batch {batch}", ref_s, ours_s, f"max |diff| {gap:.1e} ({path})")
+    work = len(faces) * 48 * 48 * forward_flops(model)  # ours does less (only changed windows): nominal work
+    report("occlusion", name, f"naive loop, eager, batch {batch}", ref_s, ours_s, f"max |diff| {gap:.1e} ({path})",
+           work, work)
     from captum.attr import Occlusion
     x = torch.from_numpy(faces.astype(np.float32))[:, None]
     per_eval = best_batch(lambda b: Occlusion(model).attribute(x[:1], sliding_window_shapes=(1, 15, 15),
@@ -101,7 +140,8 @@ def bench_lime(name, model, fast, faces, targets):
     ref_s, ref = timed(lambda: [reference(f, int(t)) for f, t in zip(faces, targets)])
     ours_s, ours = timed(lambda: [explain(fast, f, int(t), seed=0).weights for f, t in zip(faces, targets)])
     gap = max(float(np.abs(a - b).max()) for a, b in zip(ref, ours))
-    report("lime", name, "lime package, eager, batch 10", ref_s, ours_s, f"max |weight diff| {gap:.1e}")
+    work = len(faces) * 1000 * forward_flops(model)
+    report("lime", name, "lime package, eager, batch 10", ref_s, ours_s, f"max |weight diff| {gap:.1e}", work, work)
 
 
 def bench_ascent(name, model, filters_ref: int, threads: int | None):
@@ -145,16 +185,52 @@ def bench_ascent(name, model, filters_ref: int, threads: int | None):
     gap = max(abs(a - ours.activation[f]) for f, a in enumerate(act))
     pixel = float(np.mean([np.abs(ref[f] - ours.images[f]).mean() for f in range(filters_ref)]))
     # The reference is timed on a few filters and scaled to all of them: it is linear in the filter count.
+    # Work per step and filter, forward + backward (3x forward): the reference runs the whole network; ours the
+    # layers before the filter layer, then one dot product with the channel's constant gradient.
+    inputs = layer_input(model, layer, torch.rand(1, 1, 48, 48)).numel()  # C x H x W reaching the layer
+    whole_layer = 2.0 * inputs * layer.kernel_size[0] * layer.kernel_size[1] * layer.out_channels / layer.groups
+    before = forward_flops(model, upto=layer) - whole_layer
+    steps_filters = 100 * layer.out_channels
     report("filter ascent", name, f"one filter at a time, {filters_ref}x{ref_threads} thr",
            ref_s / filters_ref * layer.out_channels, ours_s,
-           f"max |activation diff| {gap:.1e}, mean |pixel diff| {pixel:.1e}")
+           f"max |activation diff| {gap:.1e}, mean |pixel diff| {pixel:.1e}",
+           3 * steps_filters * forward_flops(model), steps_filters * (3 * max(before, 0.0) + 4.0 * inputs))
+
+
+def bench_csv(rows: int = 35887):
+    """load_csv against pandas.read_csv + the faster of two pixel-splitting idioms, on a FER2013-sized file."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "fer2013.csv"
+        builds.write_full_csv(path, rows)
+        parse_csv.best_of(1, lambda: parse_csv.load_csv(path))  # imports numba, loads its compiled parser
+        (ours, _), data = parse_csv.best_of(3, lambda: parse_csv.load_csv(path))
+        try:
+            (ref, _), idiom, images, labels = parse_csv.pandas_reference(path, 3)
+        except ImportError:
+            print("csv: pandas is not installed (pip install pandas): no reference row", flush=True)
+            return
+        agree = np.array_equal(images, data.images) and np.array_equal(labels, data.labels)
+        report("csv parse", "-", f"pandas.read_csv + {idiom}", ref, ours, f"arrays equal: {agree}")
+
+
+def summary(build_rows) -> None:
+    print("\n| stage | model | reference | ref s | ours s | ratio | outputs | GFLOP/s ref \\| ours (share of peak) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for stage, model, reference, ref_s, ours_s, ratio, agree, roof in ROWS:
+        print(f"| {stage} | {model} | {reference} | {ref_s:.2f} | {ours_s:.2f} | {ratio:.2f}x | {agree} | "
+              f"{roof.replace('|', chr(92) + '|')} |")
+    for what, seconds, target, said in build_rows:
+        print(f"| {what} | demo | target {target} | | {seconds:.1f} | | {said} | |")
+    print(f"\nPeak: {PEAK[0]:.1f} GFLOP/s (best float32 2048x2048 matrix product, {torch.get_num_threads()} threads)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, default=2)
     parser.add_argument("--skip-course", action="store_true")
-    parser.add_argument("--only", choices=("occlusion", "lime", "ascent"), help="run one stage")
+    parser.add_argument("--only", choices=("forward", "occlusion", "lime", "ascent", "csv", "builds"),
+                        help="run one part")
     parser.add_argument("--batch-sizes", default=",".join(map(str, BATCH_SIZES)),
                         help="batch sizes tried for the references, comma-separated")
     parser.add_argument("--threads", type=int,
@@ -164,6 +240,8 @@ def main() -> None:
     BATCH_SIZES[:] = [int(b) for b in args.batch_sizes.split(",")]
     if args.threads:  # on a machine shared with other jobs, 2 threads on 2 cores can run 5-10x slower than 1
         torch.set_num_threads(args.threads)
+    PEAK[0] = peak_gflops()
+    print(f"peak {PEAK[0]:.1f} GFLOP/s", flush=True)
     rows = [49, 99, 9, 59, 39, 19, 279][: args.faces]
     images, labels, _ = synth.render_dataset(0, rows)
     faces = images / 255.0
@@ -173,14 +251,23 @@ def main() -> None:
         models.append(("course", NormalisedModel(FerCNN().eval(), 255.0, 0.0, 1.0, "logits").eval()))
     print(f"{'stage':<16}{'model':<8}{'reference':<34}{'ref s':>9}{'ours s':>9}{'ratio':>9}  outputs agree")
     for name, model in models:
-        if args.only in (None, "occlusion", "lime"):
-            fast = inference_model(model, print)
+        fast = inference_model(model, print) if args.only in (None, "forward", "occlusion", "lime") else None
+        if args.only in (None, "forward"):
+            bench_forward(name, model, fast)
         if args.only in (None, "occlusion"):
             bench_occlusion(name, model, fast, faces, labels)
         if args.only in (None, "lime"):
             bench_lime(name, model, fast, faces, labels)
         if args.only in (None, "ascent"):
             bench_ascent(name, model, filters_ref=4 if name == "demo" else 2, threads=args.threads)
+    if args.only in (None, "csv"):
+        bench_csv()
+    build_rows = []
+    if args.only in (None, "builds"):
+        for row in builds.measure(full_csv=True):
+            print(f"{row[0]:<34}{row[1]:8.1f} s   target {row[2]:<22}{row[3]}", flush=True)
+            build_rows.append(row)
+    summary(build_rows)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,94 @@
+"""Whole builds, timed as a user runs them: `python -m generator build` in a fresh process.
+
+    python benchmarks/builds.py [--full-csv]
+
+- cold: an empty project folder (so an empty cache) builds the demo report;
+- template edit: a Jinja comment added to one template, then a rebuild (no analysis may be recomputed);
+- nothing changed: one more rebuild (no file of site_src may be rewritten);
+- with --full-csv: a cold build on a 35,887-row FER2013-format CSV, with its peak memory (resident set size).
+
+Each row gives the wall time, the target from issue 5, and what the build printed about the cache and the files.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "templates" / "en" / "q3.md.j2"
+
+
+# Runs `python -m generator` and reports the process's own peak resident set size when it exits.
+WITH_PEAK = ("import atexit, resource, runpy, sys; atexit.register(lambda: print('peak-rss-kib', resource.getrusage("
+             "resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)); sys.argv[0] = 'generator'; "
+             "runpy.run_module('generator', run_name='__main__')")
+
+
+def run_build(project: Path, *extra: str) -> tuple[float, str, float]:
+    """(wall seconds, the build's summary lines, peak RSS in MiB)."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", WITH_PEAK, "build", "--config", str(project / "pyproject.toml"),
+                           *extra], cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, PYTHONHASHSEED="0"))
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"build failed:\n{done.stderr}")
+    peak = next(int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("peak-rss-kib"))
+    lines = [line.strip() for line in done.stderr.splitlines() if "reused" in line or "Built the report" in line]
+    return wall, " | ".join(lines), peak / 1024
+
+
+def write_full_csv(path: Path, rows: int = 35887) -> None:
+    import numpy as np
+
+    from generator.data.fer2013 import write_csv
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (rows, 48, 48), dtype=np.uint8)
+    usage = np.where(np.arange(rows) < 0.8 * rows, "Training", np.where(np.arange(rows) < 0.9 * rows,
+                                                                         "PublicTest", "PrivateTest"))
+    write_csv(path, images, rng.integers(0, 7, rows), usage)
+
+
+def measure(full_csv: bool) -> list[tuple]:
+    """Rows of (what, seconds, target, printed)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        project = Path(folder)
+        (project / "pyproject.toml").write_text(f"[tool.generator]\nsite_dir = '{project / 'site_src'}'\n")
+        wall, said, peak = run_build(project)
+        rows.append(("cold build, demo report", wall, "<= 60 s", f"peak RSS {peak:.0f} MiB; {said}"))
+        original = TEMPLATE.read_text()
+        try:
+            TEMPLATE.write_text(original + "{# edited by benchmarks/builds.py #}\n")
+            wall, said, _ = run_build(project)
+            rows.append(("rebuild after a template edit", wall, "<= 3 s", said))
+        finally:
+            TEMPLATE.write_text(original)
+        wall, said, _ = run_build(project)
+        rows.append(("rebuild, nothing changed", wall, "<= 2 s", said))
+    if full_csv:
+        with tempfile.TemporaryDirectory() as folder:
+            project = Path(folder)
+            write_full_csv(project / "fer2013.csv")
+            (project / "pyproject.toml").write_text(
+                f"[tool.generator]\nsite_dir = '{project / 'site_src'}'\n[tool.generator.data]\ncsv = 'fer2013.csv'\n")
+            wall, said, peak = run_build(project)
+            rows.append(("cold build, 35,887-row CSV", wall, "peak RSS <= 2048 MiB",
+                         f"peak RSS {peak:.0f} MiB; {said}"))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full-csv", action="store_true", help="also build from a full-size CSV (memory)")
+    args = parser.parse_args()
+    for what, seconds, target, said in measure(args.full_csv):
+        print(f"{what:<34}{seconds:8.1f} s   target {target:<22}{said}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
