@@ -19,12 +19,11 @@ import torch
 from generator.cache import Cache
 from generator.config import Settings, as_table
 from generator.explain.regions import template_parts
-from generator.figures.common import face_png
 from generator.imageset import ImageSet, pick_images, predict
 from generator.inputs import DataInputs, load_data
 from generator.models.fast import inference_model
 from generator.models.load import LoadedModel, load_model
-from generator.questions import q1, q2, q3, q4, trust
+from generator.preflight import check_before_analysis
 from generator.site.render import render_pages
 from generator.site.strings import CLASS_NAMES, QUESTION_POINTS
 from generator.site.tomlwrite import dumps as toml_dumps
@@ -58,6 +57,7 @@ class Timer:
 
 
 def _image_set_context(data: DataInputs, images: ImageSet, files: dict) -> dict:
+    from generator.figures.common import face_png  # matplotlib: imported only once the inputs are known good
     items = []
     for c, position in enumerate(images.positions):
         path = f"figures/images/class_{c}.png"
@@ -102,7 +102,8 @@ def _versions() -> list:
     return out
 
 
-def build(settings: Settings, template_dir: Path, progress=lambda _: None, force: bool = False) -> dict:
+def build(settings: Settings, template_dir: Path, progress=lambda _: None, force: bool = False,
+          device: str = "cpu") -> dict:
     """Build the report into ``settings.site_dir``. Returns stage timings, cache use and write counts.
 
     Each analysis stage, with its figures, is cached by a hash of what it depends on (see generator/cache.py):
@@ -112,8 +113,12 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
     cache = Cache(settings.root / CACHE_FOLDER, force=force)
     torch.manual_seed(settings.seed)
     with timer.stage("load model and data"):
-        loaded: LoadedModel = load_model(settings.model, settings.root)
+        loaded: LoadedModel = load_model(settings.model, settings.root, device)
         data = load_data(settings)
+        check_before_analysis(settings, loaded.model, data)  # fail in seconds, not after the analysis
+        # Imported only now: they pull in lime, scikit-learn, scipy and matplotlib, seconds that a bad input
+        # should not wait for.
+        from generator.questions import q1, q2, q3, q4, trust
         fast = inference_model(loaded.model, progress)  # forward-only methods; gradients use the eager model
     # Besides the weights: the source of the model's class (a student may edit it without retraining) and the
     # versions of the packages that compute the results.
