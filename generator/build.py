@@ -23,6 +23,7 @@ from generator.imageset import ImageSet, pick_images, predict
 from generator.inputs import DataInputs, load_data
 from generator.models.fast import inference_model
 from generator.models.load import LoadedModel, load_model
+from generator.only import context_file, merged_files, previous_context, require_full_build, save_context
 from generator.preflight import check_before_analysis
 from generator.site.render import render_pages
 from generator.site.strings import CLASS_NAMES, QUESTION_POINTS
@@ -103,14 +104,19 @@ def _versions() -> list:
 
 
 def build(settings: Settings, template_dir: Path, progress=lambda _: None, force: bool = False,
-          device: str = "cpu") -> dict:
+          device: str = "cpu", only: str | None = None) -> dict:
     """Build the report into ``settings.site_dir``. Returns stage timings, cache use and write counts.
 
     Each analysis stage, with its figures, is cached by a hash of what it depends on (see generator/cache.py):
-    a rebuild after a prose or template edit only renders pages. ``force`` recomputes every stage.
+    a rebuild after a prose or template edit only renders pages. ``force`` recomputes every stage. ``only``
+    ("q1" to "q4") computes that question alone and rewrites only its files (see generator/only.py).
     """
     timer = Timer(progress)
     cache = Cache(settings.root / CACHE_FOLDER, force=force)
+    site_dir = settings.resolve(settings.site_dir)
+    saved = context_file(settings.root / CACHE_FOLDER, site_dir, settings.root)
+    if only:
+        require_full_build(saved, site_dir, only)
     torch.manual_seed(settings.seed)
     with timer.stage("load model and data"):
         loaded: LoadedModel = load_model(settings.model, settings.root, device)
@@ -139,6 +145,8 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
 
     def stage(name: str, settings_read: dict, analyse, draw):
         """One cached stage: the analysis and its figure files, computed together on a miss."""
+        if only and name.split()[0] != only:
+            return None  # --only: this question's page keeps the last full build's numbers
         def compute():
             result = analyse()
             return result, draw(result)
@@ -169,9 +177,14 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
                               q3_result.explanations, q4_result.occlusions, masks, images.rows,
                               data.synthetic_seed if data.synthetic else None),
         trust.figures)
+    question_context = {
+        "q1": lambda: q1.context(q1_result, images.rows, images.probabilities),
+        "q2": lambda: q2.context(q2_result, settings.filters),
+        "q3": lambda: q3.context(q3_result, images.rows, settings.lime),
+        "q4": lambda: q4.context(q4_result, images.rows, settings.occlusion)}
     with timer.stage("pages"):
         model_file = "demo_cnn.pt (bundled)" if not settings.model.path else loaded.path.name
-        context = {
+        context = previous_context(saved, site_dir, only, images.rows) if only else {
             "author": as_table(settings.author),
             "questions": {q: {"points": p, "collaborators": getattr(settings.collaborators, q)}
                           for q, p in QUESTION_POINTS.items()},
@@ -181,20 +194,22 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
                      "synthetic": data.synthetic, "split_rule_en": data.split_rule_en,
                      "split_rule_zh": data.split_rule_zh},
             "imageset": _image_set_context(data, images, files),
-            "q1": q1.context(q1_result, images.rows, images.probabilities),
-            "q2": q2.context(q2_result, settings.filters),
-            "q3": q3.context(q3_result, images.rows, settings.lime),
-            "q4": q4.context(q4_result, images.rows, settings.occlusion),
+            **{q: make() for q, make in question_context.items()},
             "trust": trust.context(trust_result), "settings_trust": settings.trust, "settings_lime": settings.lime,
             "repro": {"settings_toml": toml_dumps(as_table(settings)).strip(), "versions": _versions(),
                       "inputs": [{"name_en": "Model", "name_zh": "模型", "file": model_file, "sha256": loaded.sha256},
                                  {"name_en": "Data", "name_zh": "資料", "file": data.file, "sha256": data.sha256}]},
         }
-        context["imageset"]["rule_en"], context["imageset"]["rule_zh"] = _rule_text(settings)
+        if only:
+            context[only] = question_context[only]()
+        else:
+            context["imageset"]["rule_en"], context["imageset"]["rule_zh"] = _rule_text(settings)
         files.update(render_pages(template_dir, context))
         files["assets/report.css"] = (template_dir / "static" / "report.css").read_bytes()
     with timer.stage("write site_src"):
-        counts = write_site(settings.resolve(settings.site_dir), files)
+        counts = write_site(site_dir, merged_files(site_dir, only, files) if only else files)
+    if not only:
+        save_context(saved, context)
     return {"stages": timer.stages, "files": counts, "site_dir": str(settings.resolve(settings.site_dir)),
             "cached": cache.hits, "computed": cache.misses}
 

@@ -43,7 +43,8 @@ def cmd_build(args) -> None:
     from generator.build import build, write_timings
     settings = _settings(args)
     start = time.perf_counter()
-    result = build(settings, TEMPLATES, progress=lambda m: _say(f"  {m}"), force=args.force, device=args.device)
+    result = build(settings, TEMPLATES, progress=lambda m: _say(f"  {m}"), force=args.force, device=args.device,
+                   only=args.only)
     write_timings(settings.root / "build-timings.json", result)
     for stage, seconds in result["stages"].items():
         _say(f"  {seconds:7.2f} s  {stage}")
@@ -107,6 +108,8 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=int, help="overrides seed")
     build.add_argument("--out", help="docs folder to write (overrides site_dir)")
     build.add_argument("--force", action="store_true", help="recompute every stage, ignoring the cache")
+    build.add_argument("--only", choices=("q1", "q2", "q3", "q4"),
+                       help="recompute one question and rewrite only its pages and figures (after a full build)")
     build.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                        help="where the model runs (default cpu; cuda is untested)")
     build.set_defaults(run=cmd_build)
