@@ -164,7 +164,7 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
                       lambda: q2.analyse(model, settings.filters, settings.seed, *q2_face), q2.figures)
     q3_result = stage("q3 lime and confusion matrix", {"lime": as_table(settings.lime), "validation": val},
                       lambda: q3.analyse(fast, settings.lime, settings.seed, faces, images.targets,
-                                         data.dataset.labels[val], probabilities[val].argmax(1), parts),
+                                         data.dataset.labels[val], probabilities[val].argmax(1), parts, progress),
                       lambda r: q3.figures(faces, r, settings.lime))
     q4_result = stage("q4 occlusion", {"occlusion": as_table(settings.occlusion)},
                       lambda: q4.analyse(fast, settings.occlusion, faces, images.targets, parts),
@@ -175,7 +175,7 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
         lambda: trust.analyse(model, fast, settings, faces, images.targets,
                               q1.methods_for(model, settings.attribution, settings.seed)[0], q1_result.methods,
                               q3_result.explanations, q4_result.occlusions, masks, images.rows,
-                              data.synthetic_seed if data.synthetic else None),
+                              data.synthetic_seed if data.synthetic else None, progress),
         trust.figures)
     question_context = {
         "q1": lambda: q1.context(q1_result, images.rows, images.probabilities),
