@@ -38,7 +38,7 @@ def run_build(project: Path, *extra: str) -> tuple[float, str, float]:
     if done.returncode != 0:
         raise SystemExit(f"build failed:\n{done.stderr}")
     peak = next(int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("peak-rss-kib"))
-    lines = [line.strip() for line in done.stderr.splitlines() if "reused" in line or "Built the report" in line]
+    lines = [line.strip() for line in done.stdout.splitlines() if "reused" in line or "Built the report" in line]
     return wall, " | ".join(lines), peak / 1024
 
 

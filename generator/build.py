@@ -16,12 +16,12 @@ import torch
 from generator.cache import CACHE_FOLDER, Cache, evict
 from generator.config import Settings, as_table
 from generator.explain.regions import template_parts
-from generator.figures.common import face_png
 from generator.imageset import ImageSet, pick_images, predict
 from generator.inputs import DataInputs, load_data
 from generator.models.fast import inference_model
 from generator.models.load import LoadedModel, load_model
-from generator.questions import q1, q2, q3, q4, trust
+from generator.only import context_file, merged_files, previous_context, require_full_build, save_context
+from generator.preflight import check_before_analysis
 from generator.rebuild import bundle_path, file_sha256, page_files, save_bundle, versions
 from generator.site.strings import CLASS_NAMES
 from generator.site.writer import write_site
@@ -52,6 +52,7 @@ class Timer:
 
 
 def _image_set_context(data: DataInputs, images: ImageSet, files: dict) -> dict:
+    from generator.figures.common import face_png  # matplotlib: imported only once the inputs are known good
     items = []
     for c, position in enumerate(images.positions):
         path = f"figures/images/class_{c}.png"
@@ -86,23 +87,32 @@ def _source_file(model: torch.nn.Module) -> Path | None:
 
 
 def build(settings: Settings, template_dir: Path, progress=lambda _: None, force: bool = False,
-          data: DataInputs | None = None) -> dict:
+          data: DataInputs | None = None, device: str = "cpu", only: str | None = None) -> dict:
     """Build the report into ``settings.site_dir``. Returns stage timings, cache use and write counts.
 
     ``data`` is the output of ``load_data(settings)`` where the caller has loaded it already (the CLI does, to
     report a bad CSV before importing torch).
 
     Each analysis stage, with its figures, is cached by a hash of what it depends on (see generator/cache.py):
-    a rebuild after a prose or template edit only renders pages. ``force`` recomputes every stage.
+    a rebuild after a prose or template edit only renders pages. ``force`` recomputes every stage. ``only``
+    ("q1" to "q4") computes that question alone and rewrites only its files (see generator/only.py).
     """
     timer = Timer(progress)
     cache = Cache(settings.root / CACHE_FOLDER, force=force)
+    site_dir = settings.resolve(settings.site_dir)
+    saved = context_file(settings.root / CACHE_FOLDER, site_dir, settings.root)
+    if only:
+        require_full_build(saved, site_dir, only)
     torch.manual_seed(settings.seed)
     # Not announced: the error of a bad model or data file is then the only line the user sees. The data first,
     # because a bad CSV is the likelier mistake and its check costs less than loading the model.
     with timer.stage("load model and data", announce=False):
         data = data if data is not None else load_data(settings)
-        loaded: LoadedModel = load_model(settings.model, settings.root)
+        loaded: LoadedModel = load_model(settings.model, settings.root, device)
+        check_before_analysis(settings, loaded.model, data)  # fail in seconds, not after the analysis
+        # Imported only now: they pull in lime, scikit-learn, scipy and matplotlib, seconds that a bad input
+        # should not wait for.
+        from generator.questions import q1, q2, q3, q4, trust
         fast = inference_model(loaded.model, progress)  # forward-only methods; gradients use the eager model
     # Besides the weights: the source of the model's class (a student may edit it without retraining) and the
     # versions of the packages that compute the results.
@@ -129,6 +139,8 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
 
     def stage(name: str, settings_read: dict, analyse, draw):
         """One cached stage: the analysis and its figure files, computed together on a miss."""
+        if only and name.split()[0] != only:
+            return None  # --only: this question's page keeps the last full build's numbers
         def compute():
             result = analyse()
             return result, draw(result)
@@ -146,7 +158,7 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
                       lambda: q2.analyse(model, settings.filters, settings.seed, *q2_face), q2.figures)
     q3_result = stage("q3 lime and confusion matrix", {"lime": as_table(settings.lime), "validation": val},
                       lambda: q3.analyse(fast, settings.lime, settings.seed, faces, images.targets,
-                                         data.dataset.labels[val], probabilities[val].argmax(1), parts),
+                                         data.dataset.labels[val], probabilities[val].argmax(1), parts, progress),
                       lambda r: q3.figures(faces, r, settings.lime))
     q4_result = stage("q4 occlusion", {"occlusion": as_table(settings.occlusion)},
                       lambda: q4.analyse(model, fast, settings.occlusion, faces, images.targets, parts),
@@ -157,33 +169,39 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
         lambda: trust.analyse(model, fast, settings, faces, images.targets,
                               q1.methods_for(model, settings.attribution, settings.seed)[0], q1_result.methods,
                               q3_result.explanations, q4_result.occlusions, masks, images.rows,
-                              data.synthetic_seed if data.synthetic else None),
+                              data.synthetic_seed if data.synthetic else None, progress),
         trust.figures)
+    question_context = {
+        "q1": lambda: q1.context(q1_result, images.rows, images.probabilities),
+        "q2": lambda: q2.context(q2_result, settings.filters),
+        "q3": lambda: q3.context(q3_result, images.rows, settings.lime),
+        "q4": lambda: q4.context(q4_result, images.rows, settings.occlusion)}
     with timer.stage("pages"):
         model_file = "demo_cnn.pt (bundled)" if not settings.model.path else loaded.path.name
-        context = {
+        context = previous_context(saved, site_dir, only, images.rows) if only else {
             "model": {"description": loaded.description, "file": model_file, "output": settings.model.output,
                       "parameters": sum(p.numel() for p in loaded.model.parameters()), "val_accuracy": val_accuracy},
             "data": {"description_en": data.description_en, "description_zh": data.description_zh, "rows": data.total_rows, "validation": len(val),
                      "synthetic": data.synthetic, "split_rule_en": data.split_rule_en,
                      "split_rule_zh": data.split_rule_zh},
             "imageset": _image_set_context(data, images, files),
-            "q1": q1.context(q1_result, images.rows, images.probabilities),
-            "q2": q2.context(q2_result, settings.filters),
-            "q3": q3.context(q3_result, images.rows, settings.lime),
-            "q4": q4.context(q4_result, images.rows, settings.occlusion),
+            **{q: make() for q, make in question_context.items()},
             "trust": trust.context(trust_result), "settings_trust": settings.trust, "settings_lime": settings.lime,
             "repro": {"inputs": [{"name_en": "Model", "name_zh": "模型", "file": model_file, "sha256": loaded.sha256},
                                  {"name_en": "Data", "name_zh": "資料", "file": data.file, "sha256": data.sha256}]},
         }
-        context["imageset"]["rule_en"], context["imageset"]["rule_zh"] = _rule_text(settings)
+        if only:
+            context[only] = question_context[only]()
+        else:
+            context["imageset"]["rule_en"], context["imageset"]["rule_zh"] = _rule_text(settings)
         site_files = page_files(template_dir, settings, context, files)
     with timer.stage("write site_src"):
-        counts = write_site(settings.resolve(settings.site_dir), site_files)
-    # Saved after the write: the next rebuild renders from it when no input of the analysis has changed.
+        counts = write_site(site_dir, merged_files(site_dir, only, site_files) if only else site_files)
     bundle = bundle_path(settings, cache.folder)
-    save_bundle(bundle, inputs, context, files)
-    evict(cache.folder, keep=cache.used | {bundle})
+    if not only:  # saved after the write: the next rebuild renders from them when no analysis input changed
+        save_context(saved, context)
+        save_bundle(bundle, inputs, context, files)
+    evict(cache.folder, keep=cache.used | {bundle, saved})
     return {"stages": timer.stages, "files": counts, "site_dir": str(settings.resolve(settings.site_dir)),
             "cached": cache.hits, "computed": cache.misses}
 

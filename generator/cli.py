@@ -1,7 +1,6 @@
 """Thin command line. Heavy modules (torch, matplotlib) are imported inside the commands, so --help is instant.
 
-Exit codes: 0 success; 2 bad input (one line names the file, row or key, and what was expected); 1 anything
-else (a bug: run again with --debug for the traceback).
+Exit codes: see EXIT_CODES (also in --help and README.md).
 """
 from __future__ import annotations
 
@@ -11,20 +10,33 @@ import time
 from pathlib import Path
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+FLAG_KEYS = {"model": "model.path", "data": "data.csv", "seed": "seed", "out": "site_dir"}
+EXIT_CODES = """exit codes:
+  0    success
+  1    an unexpected error: a bug (run again with --debug before the command for the traceback)
+  2    bad input: one line names the file, the row or the key, and what was expected
+  130  interrupted (Ctrl-C): the site folder holds the previous report or the new one, never a mix"""
 
 
 def _say(message: str) -> None:
+    """Progress and summaries go to stdout, so that stderr holds nothing but an error's one line."""
+    print(message, flush=True)
+
+
+def _error(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
 def _settings(args):
     from generator.config import load_settings, parse_override
     overrides = dict(parse_override(text) for text in args.set)
-    for flag, key in (("model", "model.path"), ("data", "data.csv"), ("seed", "seed"), ("out", "site_dir")):
+    labels = {}
+    for flag, key in FLAG_KEYS.items():
         value = getattr(args, flag, None)
         if value is not None:
             overrides[key] = str(Path(value).resolve()) if flag in ("model", "data", "out") else value
-    return load_settings(Path(args.config), overrides)
+            labels[key] = f"--{flag}"
+    return load_settings(Path(args.config), overrides, labels)
 
 
 def cmd_build(args) -> None:
@@ -33,12 +45,14 @@ def cmd_build(args) -> None:
     settings = _settings(args)
     start = time.perf_counter()
     # Unchanged analysis inputs: render the pages from the last build without importing torch (about a second).
-    result = None if args.force else rebuild_pages(settings, TEMPLATES, settings.root / CACHE_FOLDER)
+    quick = not (args.force or args.only)
+    result = rebuild_pages(settings, TEMPLATES, settings.root / CACHE_FOLDER) if quick else None
     if result is None:
         from generator.inputs import load_data
         data = load_data(settings)  # before torch is imported: a bad CSV is reported in a second, not after five
         from generator.build import build
-        result = build(settings, TEMPLATES, progress=lambda m: _say(f"  {m}"), force=args.force, data=data)
+        result = build(settings, TEMPLATES, progress=lambda m: _say(f"  {m}"), force=args.force, data=data,
+                       device=args.device, only=args.only)
     _write_timings(settings.root / "build-timings.json", result)
     for stage, seconds in result["stages"].items():
         _say(f"  {seconds:7.2f} s  {stage}")
@@ -89,7 +103,8 @@ def cmd_layers(args) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m generator", description="Explainable-AI report generator.")
+    top = argparse.ArgumentParser(prog="python -m generator", description="Explainable-AI report generator.",
+                                  epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     top.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = top.add_subparsers(dest="command", required=True)
 
@@ -101,10 +116,15 @@ def parser() -> argparse.ArgumentParser:
                        help="override any setting, e.g. --set images.min_confidence=0.8")
         return p
 
-    build = with_settings(commands.add_parser("build", help="compute every explanation and write site_src/"))
+    build = with_settings(commands.add_parser("build", help="compute every explanation and write site_src/",
+                                              epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter))
     build.add_argument("--seed", type=int, help="overrides seed")
     build.add_argument("--out", help="docs folder to write (overrides site_dir)")
     build.add_argument("--force", action="store_true", help="recompute every stage, ignoring the cache")
+    build.add_argument("--only", choices=("q1", "q2", "q3", "q4"),
+                       help="recompute one question and rewrite only its pages and figures (after a full build)")
+    build.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                       help="where the model runs (default cpu; cuda is untested)")
     build.set_defaults(run=cmd_build)
     layers = with_settings(commands.add_parser("layers", help="list the model's conv layers and output shapes"))
     layers.set_defaults(run=cmd_layers)
@@ -129,9 +149,18 @@ def main(argv=None) -> int:
     except InputError as error:
         if args.debug:
             raise
-        _say(f"error: {error}")
+        _error(f"error: {error}")
         return 2
     except KeyboardInterrupt:
-        _say("interrupted: site_src/ was left as it was")
+        if args.debug:
+            raise
+        _error("interrupted: the site folder holds the previous report or the new one, complete, never a mix")
         return 130
+    except Exception as error:  # noqa: BLE001 -- a bug: one line and a way to see more, not a wall of traceback
+        if args.debug:
+            raise
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        _error(f"internal error, a bug: {type(error).__name__}: {first_line} (run again as "
+             "`python -m generator --debug ...` for the traceback, and report it)")
+        return 1
     return 0

@@ -130,9 +130,18 @@ class Settings:
     attribution: AttributionSettings = field(default_factory=AttributionSettings)
     trust: TrustSettings = field(default_factory=TrustSettings)
     root: Path = field(default=Path("."), metadata={"internal": True})  # where relative paths start
+    source: str = field(default="pyproject.toml", metadata={"internal": True})  # the settings file, for messages
+    cli: dict = field(default_factory=dict, metadata={"internal": True})  # dotted key -> the flag that set it
 
     def resolve(self, path: str) -> Path:
         return (self.root / path).resolve() if path else self.root
+
+    def where(self, dotted: str) -> str:
+        """Where a setting came from, for error messages: its command-line flag, or the file, table and key."""
+        if dotted in self.cli:
+            return self.cli[dotted]
+        *sections, key = dotted.split(".")
+        return f"{self.source} [{'.'.join(['tool.generator', *sections])}] {key}"
 
 
 def _expected(hint) -> str:
@@ -172,6 +181,37 @@ def _check_value(where: str, key: str, value, hint, spec):
     return value
 
 
+def _unknown(where: str, key: str, specs, prefix: str = "") -> None:
+    """``prefix`` is the dotted path of the table, so a --set error suggests a whole key."""
+    close = difflib.get_close_matches(key, specs, n=1)
+    hint = (f" (did you mean '{prefix}{close[0]}'?)" if close
+            else f" (known keys: {', '.join(prefix + k for k in specs)})")
+    raise InputError(f"{where}: unknown key '{prefix}{key}'{hint}")
+
+
+def _check_override(dotted: str, value, label: str) -> None:
+    """One command-line override, checked on its own so that its error names the flag, not the file."""
+    cls, walked = Settings, []
+    *sections, key = dotted.split(".")
+    for section in sections:
+        specs = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
+        if section not in specs:
+            _unknown(label, section, specs, "".join(w + "." for w in walked))
+        cls = get_type_hints(cls)[section]
+        walked.append(section)
+        if not is_dataclass(cls):
+            raise InputError(f"{label}: {'.'.join(walked)} is a single value, not a table; expected "
+                             f"--set {'.'.join(walked)}=VALUE")
+    specs = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
+    if key not in specs:
+        _unknown(label, key, specs, "".join(s + "." for s in sections))
+    hint = get_type_hints(cls)[key]
+    if is_dataclass(hint):
+        _build(hint, value, label)
+    else:  # "--set: lime.num_samples = 'many': expected ..." or "--seed: seed = ...", like the file's messages
+        _check_value(label.split()[0], dotted, value, hint, specs[key])
+
+
 def _build(cls, table: dict, where: str):
     if not isinstance(table, dict):
         raise InputError(f"{where}: expected a table, found {table!r}")
@@ -180,9 +220,7 @@ def _build(cls, table: dict, where: str):
     values = {}
     for key, value in table.items():
         if key not in specs:
-            close = difflib.get_close_matches(key, specs, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(specs)})"
-            raise InputError(f"{where}: unknown key '{key}'{hint}")
+            _unknown(where, key, specs)
         hint = hints[key]
         if is_dataclass(hint):
             values[key] = _build(hint, value, f"{where}.{key}")
@@ -195,8 +233,12 @@ def settings_from_table(table: dict, root: Path, where: str = "[tool.generator]"
     return replace(_build(Settings, table, where), root=root)
 
 
-def load_settings(pyproject: Path, overrides: dict | None = None) -> Settings:
-    """Read ``[tool.generator]`` from ``pyproject`` and apply ``overrides`` (dotted keys from the CLI)."""
+def load_settings(pyproject: Path, overrides: dict | None = None, labels: dict | None = None) -> Settings:
+    """Read ``[tool.generator]`` from ``pyproject`` and apply ``overrides`` (dotted keys from the CLI).
+
+    ``labels`` names the flag behind an override (``model.path`` -> ``--model``); by default ``--set KEY``. The file
+    is checked alone first and each override on its own, so every error names where the bad value came from.
+    """
     try:
         document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -204,15 +246,17 @@ def load_settings(pyproject: Path, overrides: dict | None = None) -> Settings:
     except tomllib.TOMLDecodeError as error:
         raise InputError(f"{pyproject}: not valid TOML: {error}") from None
     table = document.get("tool", {}).get("generator", {})
+    root, where = pyproject.parent.resolve(), f"{pyproject} [tool.generator]"
+    settings_from_table(table, root, where)
+    cli = {dotted: (labels or {}).get(dotted, f"--set {dotted}") for dotted in overrides or {}}
     for dotted, value in (overrides or {}).items():
+        _check_override(dotted, value, cli[dotted])
         *sections, key = dotted.split(".")
         target = table
         for section in sections:
             target = target.setdefault(section, {})
-            if not isinstance(target, dict):
-                raise InputError(f"{pyproject}: cannot override {dotted}: {section} is not a table")
         target[key] = value
-    return settings_from_table(table, pyproject.parent.resolve(), f"{pyproject} [tool.generator]")
+    return replace(settings_from_table(table, root, where), source=str(pyproject), cli=cli)
 
 
 def parse_override(text: str) -> tuple[str, object]:

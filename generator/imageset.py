@@ -31,6 +31,23 @@ def predict(model: torch.nn.Module, images: np.ndarray, batch: int = 32) -> np.n
     return torch.cat(out).numpy() if out else np.zeros((0, NUM_CLASSES))
 
 
+def check_fixed_rows(fixed_rows: list[int], rows: np.ndarray, where: str = "images.indices",
+                     file: str = "the data") -> None:
+    """``fixed_rows`` is empty (pick by rule) or 7 row numbers that the loaded data holds."""
+    if not fixed_rows:
+        return
+    if len(fixed_rows) != NUM_CLASSES:
+        raise InputError(f"{where} = {fixed_rows}: expected 7 row numbers, one per class in class order, "
+                         f"found {len(fixed_rows)}")
+    known = set(rows.tolist())
+    for k, row in enumerate(fixed_rows):
+        if row not in known:
+            span = f"{int(rows.min())}-{int(rows.max())}" if len(rows) else "none"
+            every = "" if not len(rows) or len(rows) == int(rows.max()) + 1 else f", {len(rows)} of them"
+            raise InputError(f"{where}: row {row} (class {k}) is not a row of {file}, expected a data row "
+                             f"number (0-based) among those loaded: {span}{every}")
+
+
 def pick_images(probabilities: np.ndarray, labels: np.ndarray, validation: np.ndarray, rows: np.ndarray,
                 min_confidence: float, fixed_rows: list[int]) -> ImageSet:
     """Per class, the first validation image classified correctly with P >= ``min_confidence``.
@@ -39,16 +56,9 @@ def pick_images(probabilities: np.ndarray, labels: np.ndarray, validation: np.nd
     probability of the class. ``fixed_rows`` (7 row numbers, class order) replaces the rule.
     """
     if fixed_rows:
-        if len(fixed_rows) != NUM_CLASSES:
-            raise InputError(f"[tool.generator.images] indices: expected 7 row numbers, one per class, "
-                             f"found {len(fixed_rows)}")
+        check_fixed_rows(fixed_rows, rows)
         where = {int(r): k for k, r in enumerate(rows)}
-        positions = []
-        for row in fixed_rows:
-            if row not in where:
-                raise InputError(f"[tool.generator.images] indices: row {row} is not in the data "
-                                 f"(expected 0-{int(rows.max())})")
-            positions.append(where[row])
+        positions = [where[row] for row in fixed_rows]
         positions = np.array(positions)
         targets = np.arange(NUM_CLASSES)
         notes = [(c, "label_differs") for c in range(NUM_CLASSES) if labels[positions[c]] != c]

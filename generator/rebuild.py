@@ -23,7 +23,7 @@ from generator.config import Settings, as_table
 from generator.site.render import render_pages
 from generator.site.tomlwrite import dumps as toml_dumps
 from generator.site.strings import QUESTION_POINTS
-from generator.site.writer import write_site
+from generator.site.writer import check_writable, write_site
 
 PACKAGES = ("torch", "numpy", "matplotlib", "jinja2", "lime", "scikit-image", "mkdocs", "mkdocs-material",
             "mkdocs-static-i18n", "mkdocs-glightbox")
@@ -106,6 +106,7 @@ def rebuild_pages(settings: Settings, template_dir: Path, cache_folder: Path) ->
     if bundle is None:
         return None
     os.utime(path)  # a used entry is a recent one, for the cache's eviction by age
+    check_writable(settings.resolve(settings.site_dir), settings.where("site_dir"))
     files = page_files(template_dir, settings, bundle["context"], bundle["files"])
     rendered = time.perf_counter()
     counts = write_site(settings.resolve(settings.site_dir), files)

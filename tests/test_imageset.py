@@ -43,9 +43,9 @@ def test_fixed_rows_and_their_errors():
     rows = np.arange(8) * 10
     chosen = pick_images(probs, labels, np.arange(8), rows, 0.5, [70, 10, 20, 30, 40, 50, 60])
     assert chosen.positions.tolist() == [7, 1, 2, 3, 4, 5, 6] and chosen.notes == []
-    with pytest.raises(InputError, match="row 75 is not in the data"):
+    with pytest.raises(InputError, match=r"^images.indices: row 75 \(class 0\) is not a row of the data, expected a data row number \(0-based\) among those loaded: 0-70, 8 of them$"):
         pick_images(probs, labels, np.arange(8), rows, 0.5, [75, 10, 20, 30, 40, 50, 60])
-    with pytest.raises(InputError, match="expected 7 row numbers, one per class, found 2"):
+    with pytest.raises(InputError, match=r"expected 7 row numbers, one per class in class order, found 2"):
         pick_images(probs, labels, np.arange(8), rows, 0.5, [0, 10])
 
 

@@ -74,7 +74,11 @@ def test_normalisation_and_probability_output():
 
 def test_weights_for_another_architecture_list_the_keys(tmp_path, model):
     torch.save(model.state_dict(), tmp_path / "w.pt")
-    with pytest.raises(InputError, match=r"do not fit .*missing keys \[.*\], unexpected keys \[.*\], wrong shapes \[.*classifier.2.weight.*\]"):
+    with pytest.raises(InputError, match=r"w.pt: the weights do not fit generator.models.cnn:FerCNN\(blocks=\[\[4, 8\], "
+                                         r"\[8\]\], hidden=8\): 6 missing: features.7.weight, features.8.weight, "
+                                         r"features.8.bias, features.8.running_mean and 2 more; 1 wrong shape: "
+                                         r"classifier.2.weight \(8, 4608\) in the file, \(8, 1152\) in the model "
+                                         r"\(check model.architecture and model.kwargs\)$"):
         load_model(ModelSettings(path="w.pt", architecture=ARCH, kwargs={"blocks": [[4, 8], [8]], "hidden": 8}),
                    tmp_path)
 
@@ -106,3 +110,19 @@ def test_layers_command_lists_the_demo_convs(tmp_path, capsys):
     assert lines[0].startswith("Conv layers of demo_cnn.pt")
     assert lines[2].split() == ["1", "features.3", "16", "->", "64", "out", "(64,", "48,", "48)"]
     assert len(lines) == 5  # four convs
+
+
+def test_probabilities_that_do_not_sum_to_one_are_refused(tmp_path, model):
+    torch.save(model, tmp_path / "m.pt")  # logits, but the settings say probabilities
+    with pytest.raises(InputError, match=r"m.pt: model.output = 'probabilities', but the outputs of a face sum to "
+                                         r".*, expected 1; set model.output = 'logits'"):
+        load_model(ModelSettings(path="m.pt", output="probabilities"), tmp_path)
+    softmax = torch.nn.Sequential(model, torch.nn.Softmax(dim=1))
+    torch.save(softmax, tmp_path / "p.pt")
+    load_model(ModelSettings(path="p.pt", output="probabilities"), tmp_path)  # a real softmax passes
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_device_cuda_without_a_gpu_is_an_input_error():
+    with pytest.raises(InputError, match=r"^--device cuda: no CUDA device is available to torch .* use --device cpu$"):
+        load_model(ModelSettings(), Path("."), device="cuda")

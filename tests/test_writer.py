@@ -1,7 +1,10 @@
+import os
+import signal
 from pathlib import Path
 
 import pytest
 
+from generator.site import writer
 from generator.site.writer import MANIFEST, write_site
 
 
@@ -47,3 +50,46 @@ def test_a_damaged_manifest_removes_nothing(tmp_path):
     write_site(tmp_path, {"a.md": b"1"})
     (tmp_path / MANIFEST).write_text("{not json")
     assert write_site(tmp_path, {"b.md": b"2"})["removed"] == 0 and (tmp_path / "a.md").is_file()
+
+
+OLD = {"index.md": b"old index", "q1.md": b"old q1", "figures/a.png": b"old a", "gone.md": b"only in the old"}
+NEW = {"index.md": b"new index", "q1.md": b"new q1", "figures/a.png": b"new a", "figures/b.png": b"new b"}
+
+
+def _interrupt_at(monkeypatch, owner, name, when):
+    """Deliver a real SIGINT (as Ctrl-C does) just before call number ``when`` of ``owner.name``."""
+    real, calls = getattr(owner, name), []
+
+    def wrapped(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == when:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, wrapped)
+
+
+def _generated(folder):
+    return {k: v for k, v in _state(folder).items() if k != MANIFEST}
+
+
+@pytest.mark.parametrize("when", [1, 2, 3, 4, 5])
+def test_ctrl_c_while_moving_files_into_place_leaves_the_new_tree_complete(tmp_path, monkeypatch, when):
+    write_site(tmp_path, OLD)
+    _interrupt_at(monkeypatch, writer.os, "replace", when)
+    with pytest.raises(KeyboardInterrupt):
+        write_site(tmp_path, NEW)
+    assert _generated(tmp_path) == NEW and not list(tmp_path.rglob("*.new"))
+
+
+@pytest.mark.parametrize("when", [1, 2, 3, 4, 5])
+def test_ctrl_c_while_staging_leaves_the_old_tree_and_no_staged_file(tmp_path, monkeypatch, when):
+    write_site(tmp_path, OLD)
+    before = _state(tmp_path)
+    _interrupt_at(monkeypatch, Path, "write_bytes", when)
+    with pytest.raises(KeyboardInterrupt):
+        write_site(tmp_path, NEW)
+    monkeypatch.undo()
+    assert _state(tmp_path) == before  # nothing staged is left behind, so mkdocs sees only the old report
+    assert write_site(tmp_path, NEW) == {"written": 4, "unchanged": 0, "removed": 1}
+    assert _generated(tmp_path) == NEW

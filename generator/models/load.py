@@ -18,6 +18,7 @@ from torch import nn
 
 from generator.config import ModelSettings
 from generator.errors import InputError
+from generator.models.check import check_model
 from generator.models.train import DEMO_WEIGHTS
 
 STATE_DICT_KEYS = ("state_dict", "model", "network", "model_state_dict", "net")
@@ -35,10 +36,13 @@ class NormalisedModel(nn.Module):
         self.output = output
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.inner(x * self.gain - self.shift)
+        # On a GPU (--device cuda) the faces move there and the scores come back: the methods stay on the CPU,
+        # and autograd carries gradients through both moves. On the CPU both moves are no-ops.
+        device = next((p.device for p in self.inner.parameters()), x.device)
+        out = self.inner((x * self.gain - self.shift).to(device))
         if self.output == "probabilities":
             out = torch.log(out.clamp_min(1e-12))
-        return out
+        return out.to(x.device)
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,9 @@ def _torch_load(path: Path, fmt: str):
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:
-        raise InputError(f"{path}: not a PyTorch checkpoint ({type(error).__name__}: {error})") from None
+        reason = (str(error).strip().splitlines() or [""])[0]
+        raise InputError(f"{path}: not a PyTorch checkpoint, expected a file written by torch.save or "
+                         f"torch.jit.save ({type(error).__name__}: {reason})") from None
 
 
 def _state_dict_of(obj: dict, settings: ModelSettings, path: Path) -> tuple[dict, str]:
@@ -109,17 +115,31 @@ def _build_from_state_dict(state: dict, architecture: str, kwargs: dict, path: P
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
-    resized = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-               if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    resized = [f"{k} {tuple(state[k].shape)} in the file, {tuple(v.shape)} in the model"
+               for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
     if missing or unexpected or resized:
-        raise InputError(
-            f"{path}: weights do not fit {architecture}: missing keys {missing[:5]}, unexpected keys "
-            f"{unexpected[:5]}, wrong shapes {resized[:3]} (check model.architecture and model.kwargs)")
+        found = "; ".join(_listed(what, names) for what, names in
+                          (("missing", missing), ("unexpected", unexpected), ("wrong shape", resized)) if names)
+        raise InputError(f"{path}: the weights do not fit {architecture}({_kwargs_text(kwargs)}): {found} "
+                         "(check model.architecture and model.kwargs)")
     model.load_state_dict(state)
     return model
 
 
-def load_model(settings: ModelSettings, root: Path) -> LoadedModel:
+def _listed(what: str, names: list, shown: int = 4) -> str:
+    """"3 missing: a, b, c" or "40 missing: a, b, c, d and 36 more": a checkpoint can hold hundreds of keys."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"{len(names)} {what}: {', '.join(names[:shown])}{more}"
+
+
+def _kwargs_text(kwargs: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+
+
+def load_model(settings: ModelSettings, root: Path, device: str = "cpu") -> LoadedModel:
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"--device cuda: no CUDA device is available to torch {torch.__version__} here, expected "
+                         "a machine with an NVIDIA GPU and a CUDA build of torch; use --device cpu")
     path = (root / settings.path).resolve() if settings.path else DEMO_WEIGHTS
     if not path.is_file():
         raise InputError(f"{path}: model file not found")
@@ -146,9 +166,10 @@ def load_model(settings: ModelSettings, root: Path) -> LoadedModel:
                 scale, mean, std = obj["input"]["scale"], obj["input"]["mean"], obj["input"]["std"]
         else:
             raise InputError(f"{path}: expected a state_dict, a checkpoint dict or a module, found {type(obj).__name__}")
-    inner.eval()
+    inner.to(device).eval()
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     wrapped = NormalisedModel(inner, scale, mean, std, output).eval()
+    check_model(wrapped, path, output)
     return LoadedModel(wrapped, kind, digest, path)
 
 

@@ -23,9 +23,10 @@ class Q3Result:
 
 
 def analyse(model: torch.nn.Module, settings: LimeSettings, seed: int, faces: np.ndarray, targets: np.ndarray,
-            labels: np.ndarray, predicted: np.ndarray, parts: np.ndarray) -> Q3Result:
+            labels: np.ndarray, predicted: np.ndarray, parts: np.ndarray, progress=lambda _: None) -> Q3Result:
     explanations, regions = [], []
     for k, (face, target) in enumerate(zip(faces, targets)):
+        progress(f"q3: LIME {k + 1}/{len(faces)}")
         result = explain(model, face / 255.0, int(target), seed=seed + k, num_samples=settings.num_samples,
                          segments=settings.segments, compactness=settings.compactness,
                          batch_size=settings.batch_size)

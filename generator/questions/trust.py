@@ -59,8 +59,10 @@ class TrustResult:
 
 def analyse(model: torch.nn.Module, fast: torch.nn.Module, settings: Settings, faces: np.ndarray, targets: np.ndarray,
             gradient_methods: dict, gradient_maps: dict, lime_results: list, occlusion_results: list,
-            parts: np.ndarray | None, rows: np.ndarray, synthetic_seed: int | None) -> TrustResult:
-    """``model`` is the eager model (gradients, randomised copies); ``fast`` serves every forward-only step."""
+            parts: np.ndarray | None, rows: np.ndarray, synthetic_seed: int | None,
+            progress=lambda _: None) -> TrustResult:
+    """``model`` is the eager model (gradients, randomised copies); ``fast`` serves every forward-only step.
+    ``progress`` hears one line per face of the LIME stability runs, the longest loop of the build."""
     t = settings.trust
     x = as_model_input(faces)
     targets_t = torch.from_numpy(targets)
@@ -77,6 +79,7 @@ def analyse(model: torch.nn.Module, fast: torch.nn.Module, settings: Settings, f
 
     stabilities = []
     for k, (face, target, first) in enumerate(zip(faces, targets, lime_results)):
+        progress(f"trust: LIME stability {k + 1}/{len(faces)}")
         weights = [first.weights] + [
             explain(fast, face / 255.0, int(target), seed=settings.seed + k + 1000 * j,
                     num_samples=settings.lime.num_samples, segments=settings.lime.segments,
