@@ -107,8 +107,8 @@ def bench_occlusion(name, model, fast, faces, targets):
     gap = max(float(np.abs(a - b).max()) for a, b in zip(ref, ours))
     path = "incremental" if incremental.prepare(model) is not None else "batched"
     work = len(faces) * 48 * 48 * forward_flops(model)  # ours does less (only changed windows): nominal work
-    report("occlusion", name, f"naive loop, eager, batch {batch}", ref_s, ours_s, f"max |diff| {gap:.1e} ({path})",
-           work, work)
+    report("occlusion", name, f"naive loop, eager, batch {batch}", ref_s, ours_s,
+           f"max |diff| {gap:.1e} ({path}; ours' GFLOP/s counts the naive work)", work, work)
     from captum.attr import Occlusion
     x = torch.from_numpy(faces.astype(np.float32))[:, None]
     per_eval = best_batch(lambda b: Occlusion(model).attribute(x[:1], sliding_window_shapes=(1, 15, 15),
@@ -119,8 +119,8 @@ def bench_occlusion(name, model, fast, faces, targets):
                                                             perturbations_per_eval=per_eval)
                                  for k in range(len(faces))])
     # Captum slides whole windows only ((48-15+1)^2 positions); compare time per forward pass.
-    captum_per_pass = captum_s / (34 * 34 + 1)
-    ours_per_pass = ours_s / (48 * 48 + 1)
+    captum_per_pass = captum_s / len(faces) / (34 * 34 + 1)
+    ours_per_pass = ours_s / len(faces) / (48 * 48 + 1)
     report("occlusion/pass", name, f"Captum Occlusion, {per_eval} per eval", captum_per_pass * 1000,
            ours_per_pass * 1000, "(ms per forward pass)")
 
@@ -187,14 +187,20 @@ def bench_ascent(name, model, filters_ref: int, threads: int | None):
     # The reference is timed on a few filters and scaled to all of them: it is linear in the filter count.
     # Work per step and filter, forward + backward (3x forward): the reference runs the whole network; ours the
     # layers before the filter layer, then one dot product with the channel's constant gradient.
-    inputs = layer_input(model, layer, torch.rand(1, 1, 48, 48)).numel()  # C x H x W reaching the layer
-    whole_layer = 2.0 * inputs * layer.kernel_size[0] * layer.kernel_size[1] * layer.out_channels / layer.groups
-    before = forward_flops(model, upto=layer) - whole_layer
+    reaching = layer_input(model, layer, torch.rand(1, 1, 48, 48))
+    inputs = reaching.numel()  # C x H x W reaching the layer
+    with torch.no_grad():
+        out_pixels = layer(reaching).shape[-2:].numel()
+    whole_layer = 2.0 * layer.in_channels / layer.groups * layer.kernel_size[0] * layer.kernel_size[1] \
+        * out_pixels * layer.out_channels
+    upto = forward_flops(model, upto=layer)
+    before = upto - whole_layer
     steps_filters = 100 * layer.out_channels
     report("filter ascent", name, f"one filter at a time, {filters_ref}x{ref_threads} thr",
            ref_s / filters_ref * layer.out_channels, ours_s,
            f"max |activation diff| {gap:.1e}, mean |pixel diff| {pixel:.1e}",
-           3 * steps_filters * forward_flops(model), steps_filters * (3 * max(before, 0.0) + 4.0 * inputs))
+           steps_filters * (forward_flops(model) + 2 * upto),  # backward runs from the layer down only
+           steps_filters * (3 * max(before, 0.0) + 4.0 * inputs))
 
 
 def bench_csv(rows: int = 35887):

@@ -5,6 +5,7 @@ Nothing is written until every page and figure exists, so a failed build leaves 
 """
 from __future__ import annotations
 
+import copy
 import sys
 import time
 from contextlib import contextmanager
@@ -113,7 +114,10 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
         # Imported only now: they pull in lime, scikit-learn, scipy and matplotlib, seconds that a bad input
         # should not wait for.
         from generator.questions import q1, q2, q3, q4, trust
-        fast = inference_model(loaded.model, progress)  # forward-only methods; gradients use the eager model
+        # Forward-only methods on the chosen device; gradients, hooks and the incremental occlusion read the layers
+        # directly and stay on the CPU with the eager model.
+        on_device = copy.deepcopy(loaded.model).to(device) if device != "cpu" else loaded.model
+        fast = inference_model(on_device, progress)
     # Besides the weights: the source of the model's class (a student may edit it without retraining) and the
     # versions of the packages that compute the results.
     source = _source_file(loaded.model)
@@ -123,13 +127,16 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
     if not data.synthetic:  # synthetic faces come from the generator's own code, which every key holds
         inputs[str(settings.resolve(settings.data.csv))] = data.sha256
     base = {"model": loaded.sha256, "model_settings": as_table(settings.model), "data": data.sha256,
-            "seed": settings.seed, "model_source": inputs.get(str(source), ""), "versions": versions()}
+            "seed": settings.seed, "device": device, "model_source": inputs.get(str(source), ""),
+            "versions": versions()}
     with timer.stage("validation predictions and image set"):
         probabilities = cache.run("predictions", base, lambda: predict(fast, data.dataset.images))
         images = pick_images(probabilities, data.dataset.labels, data.validation, data.rows,
                              settings.images.min_confidence, settings.images.indices)
         val = data.validation
         val_accuracy = float((probabilities[val].argmax(1) == data.dataset.labels[val]).mean()) if len(val) else 0.0
+    # --only: the last full build's context, checked now (same faces) rather than after minutes of analysis
+    earlier = previous_context(saved, site_dir, only, images.rows) if only else None
     files: dict[str, bytes] = {}
     model = loaded.model
     faces = data.dataset.images[images.positions]
@@ -178,7 +185,7 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
         "q4": lambda: q4.context(q4_result, images.rows, settings.occlusion)}
     with timer.stage("pages"):
         model_file = "demo_cnn.pt (bundled)" if not settings.model.path else loaded.path.name
-        context = previous_context(saved, site_dir, only, images.rows) if only else {
+        context = earlier if only else {
             "model": {"description": loaded.description, "file": model_file, "output": settings.model.output,
                       "parameters": sum(p.numel() for p in loaded.model.parameters()), "val_accuracy": val_accuracy},
             "data": {"description_en": data.description_en, "description_zh": data.description_zh, "rows": data.total_rows, "validation": len(val),

@@ -45,9 +45,13 @@ def cmd_build(args) -> None:
     settings = _settings(args)
     start = time.perf_counter()
     # Unchanged analysis inputs: render the pages from the last build without importing torch (about a second).
-    quick = not (args.force or args.only)
+    quick = not (args.force or args.only or args.device != "cpu")
     result = rebuild_pages(settings, TEMPLATES, settings.root / CACHE_FOLDER) if quick else None
     if result is None:
+        if args.only:  # before parsing the data: --only updates a full build, it cannot start one
+            from generator.only import context_file, require_full_build
+            site_dir = settings.resolve(settings.site_dir)
+            require_full_build(context_file(settings.root / CACHE_FOLDER, site_dir, settings.root), site_dir, args.only)
         from generator.inputs import load_data
         data = load_data(settings)  # before torch is imported: a bad CSV is reported in a second, not after five
         from generator.build import build

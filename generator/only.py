@@ -14,6 +14,7 @@ import os
 import pickle
 from pathlib import Path
 
+from generator.cache import code_version
 from generator.errors import InputError
 from generator.site.writer import MANIFEST
 
@@ -28,9 +29,11 @@ def context_file(cache_folder: Path, site_dir: Path, root: Path) -> Path:
 
 
 def save_context(path: Path, context: dict) -> None:
+    """Saved with the code version: a context from another version of the generator may not fit its templates."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_bytes(pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL))
+    saved = {"code": code_version(), "context": context}
+    temporary.write_bytes(pickle.dumps(saved, protocol=pickle.HIGHEST_PROTOCOL))
     os.replace(temporary, path)
 
 
@@ -45,10 +48,14 @@ def previous_context(path: Path, site_dir: Path, question: str, rows) -> dict:
     """The last full build's context, if that build explained the same seven faces."""
     require_full_build(path, site_dir, question)
     try:
-        context = pickle.loads(path.read_bytes())
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+        saved = pickle.loads(path.read_bytes())
+        context = saved["context"] if saved["code"] == code_version() else None
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, KeyError, TypeError):
         raise InputError(f"--only {question}: the saved pages of the last full build ({path}) cannot be read; "
                          "run a full build") from None
+    if context is None:
+        raise InputError(f"--only {question}: the generator's code changed since the last full build, expected the "
+                         "same version on every page; run a full build")
     before = [face["row"] for face in context["imageset"]["faces"]]
     if before != [int(r) for r in rows]:
         raise InputError(f"--only {question}: the image set changed since the last full build (rows {before}, now "

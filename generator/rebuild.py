@@ -20,13 +20,14 @@ from pathlib import Path
 
 from generator.cache import key_of
 from generator.config import Settings, as_table
+from generator.only import context_file, save_context
 from generator.site.render import render_pages
 from generator.site.tomlwrite import dumps as toml_dumps
 from generator.site.strings import QUESTION_POINTS
 from generator.site.writer import check_writable, write_site
 
-PACKAGES = ("torch", "numpy", "matplotlib", "jinja2", "lime", "scikit-image", "mkdocs", "mkdocs-material",
-            "mkdocs-static-i18n", "mkdocs-glightbox")
+PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "scikit-image", "lime", "numba", "matplotlib", "pillow",
+            "jinja2", "mkdocs", "mkdocs-material", "mkdocs-static-i18n", "mkdocs-glightbox", "mkdocs-print-site-plugin")
 PAGE_ONLY_SETTINGS = ("author", "collaborators", "site_dir")  # they change no figure or number
 
 
@@ -109,7 +110,9 @@ def rebuild_pages(settings: Settings, template_dir: Path, cache_folder: Path) ->
     check_writable(settings.resolve(settings.site_dir), settings.where("site_dir"))
     files = page_files(template_dir, settings, bundle["context"], bundle["files"])
     rendered = time.perf_counter()
-    counts = write_site(settings.resolve(settings.site_dir), files)
+    site_dir = settings.resolve(settings.site_dir)
+    counts = write_site(site_dir, files)
+    save_context(context_file(cache_folder, site_dir, settings.root), bundle["context"])  # what --only updates
     return {"stages": {"pages (analysis unchanged: from the saved bundle)": rendered - start,
                        "write site_src": time.perf_counter() - rendered},
             "files": counts, "site_dir": str(settings.resolve(settings.site_dir)), "cached": ["every stage"],

@@ -166,7 +166,7 @@ def load_model(settings: ModelSettings, root: Path, device: str = "cpu") -> Load
                 scale, mean, std = obj["input"]["scale"], obj["input"]["mean"], obj["input"]["std"]
         else:
             raise InputError(f"{path}: expected a state_dict, a checkpoint dict or a module, found {type(obj).__name__}")
-    inner.to(device).eval()
+    inner.eval()  # loaded on the CPU: build() moves a copy for the forward-only methods to --device
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     wrapped = NormalisedModel(inner, scale, mean, std, output).eval()
     check_model(wrapped, path, output)
