@@ -107,13 +107,13 @@ def rebuild_pages(settings: Settings, template_dir: Path, cache_folder: Path) ->
     if bundle is None:
         return None
     os.utime(path)  # a used entry is a recent one, for the cache's eviction by age
-    check_writable(settings.resolve(settings.site_dir), settings.where("site_dir"))
+    site_dir = settings.resolve(settings.site_dir)
+    check_writable(site_dir, settings.where("site_dir"))
     files = page_files(template_dir, settings, bundle["context"], bundle["files"])
     rendered = time.perf_counter()
-    site_dir = settings.resolve(settings.site_dir)
     counts = write_site(site_dir, files)
     save_context(context_file(cache_folder, site_dir, settings.root), bundle["context"])  # what --only updates
     return {"stages": {"pages (analysis unchanged: from the saved bundle)": rendered - start,
                        "write site_src": time.perf_counter() - rendered},
-            "files": counts, "site_dir": str(settings.resolve(settings.site_dir)), "cached": ["every stage"],
+            "files": counts, "site_dir": str(site_dir), "cached": ["every stage"],
             "computed": []}
