@@ -24,6 +24,12 @@ def tiny_model(seed: int = 0) -> FerCNN:
     return model
 
 
+def snapshot(folder: Path) -> dict:
+    """Every file under ``folder``: relative path -> (bytes, mtime in ns). Equal snapshots: nothing was rewritten."""
+    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 @pytest.fixture
 def model():
     return tiny_model()

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from conftest import ROOT, TINY_KWARGS, tiny_model
+from conftest import snapshot as _state
 from generator.data import synth
 from generator.data.fer2013 import write_csv
 from generator.models.cnn import FerCNN
@@ -51,12 +52,6 @@ csv = "faces.csv"
 """)
     (folder / "a_file").write_text("not a folder\n")
     return folder
-
-
-def _state(folder):
-    """Names, bytes and mtimes of every file under ``folder``."""
-    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture

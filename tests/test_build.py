@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from conftest import ROOT, TINY_KWARGS, tiny_model
+from conftest import snapshot as _snapshot
 from generator.build import build
 from generator.cli import main
 from generator.config import load_settings
@@ -36,10 +37,6 @@ QUICK = ["--set", "lime.num_samples=100", "--set", "filters.steps=10", "--set", 
 
 def _tree(folder):
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-
-
-def _snapshot(folder):
-    return {rel: ((folder / rel).read_bytes(), (folder / rel).stat().st_mtime_ns) for rel in _tree(folder)}
 
 
 @pytest.fixture

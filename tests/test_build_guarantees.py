@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from conftest import ROOT, TINY_KWARGS, tiny_model
+from conftest import snapshot as _tree
 from generator.build import build
 from generator.config import load_settings
 from generator.data import synth
@@ -37,11 +38,6 @@ def _project(folder, model):
 def _cli(folder, *args, **env):
     return subprocess.run([sys.executable, "-m", "generator", *args], cwd=folder, capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(ROOT), **env), timeout=1200)
-
-
-def _tree(folder):
-    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")

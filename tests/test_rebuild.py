@@ -6,11 +6,11 @@ import sys
 
 import torch
 
-from conftest import ROOT, tiny_model
+from conftest import ROOT, snapshot as _snapshot, tiny_model
 from generator.build import build
 from generator.config import load_settings
 from generator.rebuild import rebuild_pages
-from test_build import _snapshot, tiny_project  # noqa: F401  (the fixture)
+from test_build import tiny_project  # noqa: F401  (the fixture)
 
 CACHE = ".generator-cache"
 
