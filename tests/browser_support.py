@@ -1,8 +1,8 @@
 """The committed site, built and served on loopback, and a record of what a browser page did while it was open.
 
 Playwright (not selenium + chromium-driver): its Python wheel carries its own driver, so the only system package
-the browser test needs is Debian's chromium, and it gives console messages, every request and a CDP session (for
-the fonts Chromium really drew with) without extra plumbing.
+the browser test needs is Debian's chromium, and it gives console messages and every request without extra
+plumbing.
 """
 from __future__ import annotations
 
@@ -94,26 +94,14 @@ DECODE_EVERY_IMAGE = """async () => {
 }"""
 
 
-def platform_fonts(page, selector: str) -> dict[str, int]:
-    """The fonts Chromium actually drew the element's text with, as {family: glyph count}, from the DevTools
-    protocol (CSS.getPlatformFontsForNode): what the fontconfig fallback chose, not what the CSS asked for."""
-    cdp = page.context.new_cdp_session(page)
-    try:
-        cdp.send("DOM.enable")
-        cdp.send("CSS.enable")
-        root = cdp.send("DOM.getDocument")["root"]["nodeId"]
-        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
-        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
-    finally:
-        cdp.detach()
-    return {font["familyName"]: font["glyphCount"] for font in fonts}
-
-
-# Characters of the page's text that Chromium can only draw as a "tofu" box: drawn on a canvas in the page's font
-# stack, they give exactly the pixels of code points no font has (two unassigned ones and a private-use one).
-# Catches a missing CJK font and a missing emoji font (the pages show ✅ and ⚠️) alike.
-TOFU_CHARACTERS = """() => {
-  const style = getComputedStyle(document.querySelector("article") || document.body);
+# Characters that Chromium can only draw as a "tofu" box. Each distinct character of the text is drawn on a canvas in
+# the font stack a reader's text gets; a character is tofu when its pixels equal those of a code point no font has
+# (two unassigned ones and a private-use one), or those of another character: tofu boxes are all alike, real glyphs
+# differ. No rule of a particular Chromium build's font fallback is assumed: whichever font draws the missing-glyph
+# box, it draws the same box for each missing character. Catches a missing CJK font and a missing emoji font (the
+# pages show ✅ and ⚠️) alike. Arguments: the element whose font is used, the element whose text is checked.
+TOFU_CHARACTERS = """([fontFrom, textFrom]) => {
+  const style = getComputedStyle(document.querySelector(fontFrom) || document.body);
   const canvas = document.createElement("canvas");
   canvas.width = canvas.height = 48;
   const ctx = canvas.getContext("2d", {willReadFrequently: true});
@@ -123,7 +111,61 @@ TOFU_CHARACTERS = """() => {
     ctx.fillText(ch, 4, 36);
     return ctx.getImageData(0, 0, 48, 48).data.join("");
   };
-  const tofu = new Set(["\\u0378", "\\u0379", "\\u{10FFFD}"].map(draw));
-  const chars = [...new Set(Array.from(document.body.innerText))].filter(c => c.trim());
-  return chars.filter(c => tofu.has(draw(c))).map(c => `${c} U+${c.codePointAt(0).toString(16).toUpperCase()}`);
+  const missing = new Set(["\\u0378", "\\u0379", "\\u{10FFFD}"].map(draw));
+  const chars = [...new Set(Array.from(document.querySelector(textFrom).innerText))].filter(c => c.trim());
+  const pixels = chars.map(draw);
+  const count = new Map();
+  pixels.forEach(p => count.set(p, (count.get(p) || 0) + 1));
+  return chars.filter((c, i) => missing.has(pixels[i]) || count.get(pixels[i]) > 1)
+              .map(c => `${c} U+${c.codePointAt(0).toString(16).toUpperCase()}`);
 }"""
+PAGE_TEXT = ("article", "body")  # TOFU_CHARACTERS' arguments for a whole page in the article's font
+
+
+# Resolves once nothing animates in the document and the element's box and colours have stayed the same for
+# quietMs; rejects after timeoutMs, naming what still runs. A value read once, while glightbox's zoom or a colour
+# transition is still running, is a value from the middle of the animation.
+SETTLED = """async (element, [quietMs, timeoutMs]) => {
+  const target = element || document.body;
+  const state = () => {
+    const box = target.getBoundingClientRect(), style = getComputedStyle(target);
+    return [box.x, box.y, box.width, box.height, style.color, style.backgroundColor, style.opacity].join();
+  };
+  const running = () => document.getAnimations().filter(a => a.playState === "running");
+  const start = performance.now();
+  let last = state(), since = start;
+  while (performance.now() - start < timeoutMs) {
+    await new Promise(resolve => requestAnimationFrame(resolve));
+    const now = state();
+    if (now !== last || running().length) {
+      last = now;
+      since = performance.now();
+    } else if (performance.now() - since >= quietMs) {
+      return now;
+    }
+  }
+  const names = running().map(a => a.animationName || a.transitionProperty || a.constructor.name);
+  throw new Error(`still changing after ${timeoutMs} ms: ${last}; running: ${names}`);
+}"""
+
+
+def settle(locator, quiet_ms: int = 300, timeout_ms: int = 10_000) -> None:
+    """Wait until ``locator``'s element has stopped moving and changing colour, and nothing in its page animates."""
+    locator.evaluate(SETTLED, [quiet_ms, timeout_ms])
+
+
+def fontconfig_without_chinese(folder: Path) -> Path:
+    """A fontconfig file under which the browser sees only matplotlib's bundled DejaVu fonts, none of which has a
+    Chinese character or an emoji: given to Chromium as FONTCONFIG_FILE, it hides every CJK font on the machine,
+    whichever are installed, so a check for tofu must then find some."""
+    import matplotlib  # a core dependency; imported here so the module stays cheap for a skipped test
+
+    config = folder / "fonts.conf"
+    config.write_text(f"""<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">
+<fontconfig>
+  <dir>{Path(matplotlib.get_data_path()) / "fonts" / "ttf"}</dir>
+  <cachedir>{folder / "cache"}</cachedir>
+</fontconfig>
+""", encoding="utf-8")
+    return config

@@ -13,8 +13,8 @@ from urllib.parse import urljoin
 import pytest
 
 from conftest import ROOT
-from browser_support import (CHROMIUM, CHROMIUM_ARGS, DECODE_EVERY_IMAGE, LANGUAGES, PAGES, TOFU_CHARACTERS, Visit,
-                             build_and_serve, platform_fonts)
+from browser_support import (CHROMIUM, CHROMIUM_ARGS, DECODE_EVERY_IMAGE, LANGUAGES, PAGE_TEXT, PAGES,
+                             TOFU_CHARACTERS, Visit, build_and_serve, fontconfig_without_chinese, settle)
 
 if not CHROMIUM.is_file():
     pytest.skip(f"{CHROMIUM} is absent (Debian package 'chromium'; .ci/run installs it)", allow_module_level=True)
@@ -74,14 +74,14 @@ def test_every_page_loads_cleanly_and_every_image_decodes(site, context, locale)
         count, broken = page.evaluate(DECODE_EVERY_IMAGE)
         assert broken == [], f"{url}: images that did not decode: {broken}"
         assert count == _figures_in_source(name, locale), url  # the browser saw every figure the Markdown has
-        assert page.evaluate(TOFU_CHARACTERS) == [], f"{url}: characters drawn as empty boxes"
+        assert page.evaluate(TOFU_CHARACTERS, PAGE_TEXT) == [], f"{url}: characters drawn as empty boxes"
         page.wait_for_load_state("networkidle")
         visit.assert_clean(url)
         if name in ("index", "q1"):
             page.screenshot(path=SCREENSHOTS / f"{name}-{locale}.png")
             if name == "q1":
                 page.locator("figure img").first.scroll_into_view_if_needed()
-                page.wait_for_timeout(500)  # let the header finish swapping site title for page title
+                settle(page.locator(".md-header__topic").last)  # the header swaps site title for page title
                 page.screenshot(path=SCREENSHOTS / f"{name}-{locale}-figure.png")
         page.close()
 
@@ -113,6 +113,7 @@ def test_clicking_a_figure_opens_it_zoomed(site, context):
     assert zoomed.get_attribute("src") == urljoin(page.url, target)
     assert zoomed.evaluate("img => img.complete && img.naturalWidth > 0")
     assert page.locator(".glightbox-container .goverlay").is_visible()  # the page is dimmed behind the figure
+    settle(zoomed)  # glightbox zooms in from 30% over half a second, then resizes the slide
     assert zoomed.bounding_box()["width"] > 300
     page.keyboard.press("Escape")
     page.locator(".glightbox-container").wait_for(state="detached")
@@ -127,6 +128,7 @@ def test_dark_mode_toggle_changes_the_colour_scheme(site, context):
     light = page.evaluate(background)
     page.locator("label[for='__palette_1']").click()  # the moon icon: the slate (dark) scheme
     page.wait_for_function(f"{scheme} === 'slate'")
+    settle(page.locator("body"))  # the colours may be mid-transition when the attribute changes
     dark = page.evaluate(background)
     assert dark != light and _luminance(dark) < _luminance(light)
     page.locator("label[for='__palette_0']").click()  # and back
@@ -139,26 +141,39 @@ def _luminance(css_colour: str) -> float:
     return 0.2126 * red + 0.7152 * green + 0.0722 * blue
 
 
-def test_chinese_text_is_drawn_with_a_font_that_has_chinese(site, context):
-    """Without a CJK font, Chromium draws Chinese as boxes with the same last-resort font it uses for a code point
-    no font has (U+0378 is unassigned). So the page's Chinese title must come from a different font than that."""
-    page, visit = open_page(context, f"{site}index.html")
+def _chinese_title_drawn(page) -> tuple[str, list[str]]:
+    """The Chinese characters of the home page's title, and those of them drawn as tofu in the title's own font."""
     title = page.locator("article h1").first.inner_text()
-    chinese = "".join(CJK.findall(title))
-    assert len(chinese) >= 4, title
-    page.evaluate("""chinese => {
-        for (const [id, text] of [["probe-zh", chinese], ["probe-none", "\\u0378\\u0379"]]) {
-            const span = document.createElement("span"); span.id = id; span.textContent = text;
-            document.querySelector("article").appendChild(span);
-        }
-    }""", chinese)
-    drawn = platform_fonts(page, "#probe-zh")
-    missing_glyph_fonts = platform_fonts(page, "#probe-none")
-    assert drawn and not set(drawn) & set(missing_glyph_fonts), (drawn, missing_glyph_fonts)
-    assert sum(drawn.values()) == len(chinese), drawn
-    in_title = platform_fonts(page, "article h1")  # and the real heading uses that font for its Chinese
-    assert sum(in_title.get(family, 0) for family in drawn) >= len(chinese), in_title
+    chinese = "".join(dict.fromkeys(CJK.findall(title)))
+    tofu = [entry.split()[0] for entry in page.evaluate(TOFU_CHARACTERS, ["article h1", "article h1"])]
+    return chinese, tofu
+
+
+def test_chinese_text_is_drawn_with_a_font_that_has_chinese(site, context):
+    """What a reader sees: each Chinese character of the title, drawn in the title's font, gives its own picture,
+    unlike a code point no font has. Without a CJK font they would all be the same box."""
+    page, visit = open_page(context, f"{site}index.html")
+    chinese, tofu = _chinese_title_drawn(page)
+    assert len(chinese) >= 4, chinese  # enough different characters for "all alike" to mean something
+    assert tofu == [], f"drawn as empty boxes: {tofu}"
     visit.assert_clean("index.html")
+
+
+def test_the_font_check_fails_when_the_chinese_fonts_are_hidden(site, browser, tmp_path):
+    """The check above can fail: a Chromium that sees no CJK font (only matplotlib's DejaVu) draws every Chinese
+    character of the title, and of the whole page, as tofu, and the checks say so."""
+    environment = dict(os.environ, FONTCONFIG_FILE=str(fontconfig_without_chinese(tmp_path)))
+    hidden = browser.browser_type.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True,
+                                         env=environment)
+    try:
+        page = hidden.new_page()
+        page.goto(f"{site}index.html", wait_until="load")
+        chinese, tofu = _chinese_title_drawn(page)
+        assert set(chinese) <= set(tofu), (chinese, tofu)
+        on_page = {entry.split()[0] for entry in page.evaluate(TOFU_CHARACTERS, PAGE_TEXT)}
+        assert set(chinese) <= on_page, on_page
+    finally:
+        hidden.close()
 
 
 @pytest.mark.parametrize("locale", LANGUAGES)
@@ -173,7 +188,7 @@ def test_print_page_holds_the_whole_report_and_stays_on_loopback(site, context, 
         single.close()
         assert heading in page.locator("#print-site-page").inner_text(), (name, heading)
     count, broken = page.evaluate(DECODE_EVERY_IMAGE)
-    assert page.evaluate(TOFU_CHARACTERS) == [], "characters drawn as empty boxes"
+    assert page.evaluate(TOFU_CHARACTERS, PAGE_TEXT) == [], "characters drawn as empty boxes"
     assert broken == [] and count == sum(_figures_in_source(name, locale) for name in PAGES), (count, broken)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"print_page-{locale}.png")
