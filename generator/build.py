@@ -24,19 +24,8 @@ from generator.models.load import LoadedModel, load_model
 from generator.only import context_file, merged_files, previous_context, require_full_build, save_context
 from generator.preflight import check_before_analysis
 from generator.rebuild import bundle_path, file_sha256, page_files, save_bundle, versions
-from generator.site.strings import CLASS_NAMES
+from generator.pages import report_context
 from generator.site.writer import write_site
-
-NOTE_TEXT = {
-    "below_confidence": ("no correct image reached the confidence threshold; the most confident correct one is shown",
-                         "沒有答對的影像達到信心門檻，改用信心最高的答對影像"),
-    "none_correct": ("the model classifies no validation image of this class correctly; the image with the highest "
-                     "probability of the class is shown", "模型在驗證集中沒有答對任何這一類的影像，改用該類別機率最高的影像"),
-    "not_in_validation": ("the validation split has no image of this class; a training image is shown",
-                          "驗證集中沒有這一類的影像，改用訓練集的影像"),
-    "label_differs": ("the configured row is labelled with another class", "設定的列標記為其他類別"),
-}
-
 
 class Timer:
     def __init__(self, progress):
@@ -50,22 +39,6 @@ class Timer:
         start = time.perf_counter()
         yield
         self.stages[name] = time.perf_counter() - start
-
-
-def _image_set_context(data: DataInputs, images: ImageSet, files: dict) -> dict:
-    from generator.figures.common import face_png  # matplotlib: imported only once the inputs are known good
-    items = []
-    for c, position in enumerate(images.positions):
-        path = f"figures/images/class_{c}.png"
-        files[path] = face_png(data.dataset.images[position])
-        kinds = [kind for cls, kind in images.notes if cls == c]  # a class can fall back twice
-        en = "; ".join(NOTE_TEXT[kind][0] for kind in kinds)
-        zh = "；".join(NOTE_TEXT[kind][1] for kind in kinds)
-        items.append({"cls": c, "name_en": CLASS_NAMES["en"][c], "name_zh": CLASS_NAMES["zh-TW"][c],
-                      "thumbnail": path, "row": int(images.rows[c]), "probability": float(images.probabilities[c]),
-                      "note_en": f"{CLASS_NAMES['en'][c]}: {en}." if en else "",
-                      "note_zh": f"{CLASS_NAMES['zh-TW'][c]}：{zh}。" if zh else ""})
-    return {"faces": items}
 
 
 def _q2_face(settings: Settings, data: DataInputs, images: ImageSet, faces) -> tuple:
@@ -184,23 +157,13 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
         "q3": lambda: q3.context(q3_result, images.rows, settings.lime),
         "q4": lambda: q4.context(q4_result, images.rows, settings.occlusion)}
     with timer.stage("pages"):
-        model_file = "demo_cnn.pt (bundled)" if not settings.model.path else loaded.path.name
         context = earlier if only else {
-            "model": {"description": loaded.description, "file": model_file, "output": settings.model.output,
-                      "parameters": sum(p.numel() for p in loaded.model.parameters()), "val_accuracy": val_accuracy},
-            "data": {"description_en": data.description_en, "description_zh": data.description_zh, "rows": data.total_rows, "validation": len(val),
-                     "synthetic": data.synthetic, "split_rule_en": data.split_rule_en,
-                     "split_rule_zh": data.split_rule_zh},
-            "imageset": _image_set_context(data, images, files),
+            **report_context(settings, loaded, data, images, val_accuracy, files),
             **{q: make() for q, make in question_context.items()},
             "trust": trust.context(trust_result), "settings_trust": settings.trust, "settings_lime": settings.lime,
-            "repro": {"inputs": [{"name_en": "Model", "name_zh": "模型", "file": model_file, "sha256": loaded.sha256},
-                                 {"name_en": "Data", "name_zh": "資料", "file": data.file, "sha256": data.sha256}]},
         }
         if only:
             context[only] = question_context[only]()
-        else:
-            context["imageset"]["rule_en"], context["imageset"]["rule_zh"] = _rule_text(settings)
         site_files = page_files(template_dir, settings, context, files)
     with timer.stage("write site_src"):
         counts = write_site(site_dir, merged_files(site_dir, only, site_files) if only else site_files)
@@ -211,12 +174,3 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
     evict(cache.folder, keep=cache.used | {bundle, saved})
     return {"stages": timer.stages, "files": counts, "site_dir": str(settings.resolve(settings.site_dir)),
             "cached": cache.hits, "computed": cache.misses}
-
-
-def _rule_text(settings: Settings) -> tuple[str, str]:
-    if settings.images.indices:
-        rows = ", ".join(map(str, settings.images.indices))
-        return f"The rows are fixed in the settings: {rows}.", f"影像的列號由設定指定：{rows}。"
-    t = settings.images.min_confidence
-    return (f"Each is the first validation image of its class that the model classifies correctly with a probability "
-            f"of at least {t:.2f}.", f"每個類別取驗證集中第一張被模型正確分類、且機率至少 {t:.2f} 的影像。")
