@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from generator.questions import ALONE
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FLAG_KEYS = {"model": "model.path", "data": "data.csv", "seed": "seed", "out": "site_dir"}
 EXIT_CODES = """exit codes:
@@ -40,18 +42,18 @@ def _settings(args):
 
 
 def cmd_build(args) -> None:
-    from generator.cache import CACHE_FOLDER
     from generator.rebuild import rebuild_pages
     settings = _settings(args)
     start = time.perf_counter()
     # Unchanged analysis inputs: render the pages from the last build without importing torch (about a second).
     quick = not (args.force or args.only or args.device != "cpu")
-    result = rebuild_pages(settings, TEMPLATES, settings.root / CACHE_FOLDER) if quick else None
+    result = rebuild_pages(settings, TEMPLATES) if quick else None
     if result is None:
         if args.only:  # before parsing the data: --only updates a full build, it cannot start one
-            from generator.only import context_file, require_full_build
+            from generator.only import require_full_build
+            from generator.store import Store
             site_dir = settings.resolve(settings.site_dir)
-            require_full_build(context_file(settings.root / CACHE_FOLDER, site_dir, settings.root), site_dir, args.only)
+            require_full_build(Store(settings.root, site_dir), site_dir, args.only)
         from generator.inputs import load_data
         data = load_data(settings)  # before torch is imported: a bad CSV is reported in a second, not after five
         from generator.build import build
@@ -125,7 +127,7 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=int, help="overrides seed")
     build.add_argument("--out", help="docs folder to write (overrides site_dir)")
     build.add_argument("--force", action="store_true", help="recompute every stage, ignoring the cache")
-    build.add_argument("--only", choices=("q1", "q2", "q3", "q4"),
+    build.add_argument("--only", choices=ALONE,
                        help="recompute one question and rewrite only its pages and figures (after a full build)")
     build.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                        help="where the model runs (default cpu; cuda is untested)")

@@ -1,7 +1,7 @@
 """The stage cache: least-recently-used eviction under a size limit, and hits that refresh an entry's age."""
 import os
 
-from generator.cache import Cache, evict
+from generator.store import CACHE_FOLDER, Store, evict
 
 
 def _entry(folder, name, size, age_seconds, now=1_000_000.0):
@@ -34,9 +34,9 @@ def test_evict_under_the_limit_removes_nothing_but_stale_temporary_files(tmp_pat
 
 
 def test_a_cache_hit_makes_the_entry_recent(tmp_path):
-    cache = Cache(tmp_path)
-    cache.run("q1", {"a": 1}, lambda: 1)
-    (entry,) = tmp_path.glob("q1-*.pickle")
+    store = Store(tmp_path, tmp_path / "site_src")
+    store.run("q1", {"a": 1}, lambda: 1)
+    (entry,) = (tmp_path / CACHE_FOLDER).glob("q1-*.pickle")
     os.utime(entry, (1, 1))
-    assert Cache(tmp_path).run("q1", {"a": 1}, lambda: 2) == 1
+    assert Store(tmp_path, tmp_path / "site_src").run("q1", {"a": 1}, lambda: 2) == 1
     assert entry.stat().st_mtime > 1_000_000

@@ -12,12 +12,10 @@ from generator.config import load_settings
 from generator.rebuild import rebuild_pages
 from test_build import tiny_project  # noqa: F401  (the fixture)
 
-CACHE = ".generator-cache"
-
 
 def _quick(project, templates=ROOT / "templates", overrides=None):
     settings = load_settings(project / "pyproject.toml", overrides or {})
-    return rebuild_pages(settings, templates, project / CACHE)
+    return rebuild_pages(settings, templates)
 
 
 def test_nothing_changed_rewrites_nothing_and_never_imports_torch(tiny_project):

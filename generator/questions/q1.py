@@ -1,12 +1,8 @@
-"""Question 1: saliency maps per class, and where their mass falls on the face.
-
-``analyse`` computes (no drawing, no disk), ``figures`` draws, ``context`` gives the templates plain numbers.
-"""
+"""Question 1: saliency maps per class, and where their mass falls on the face. A stage (see generator/stages.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -15,17 +11,18 @@ from generator.data import synth
 from generator.data.fer2013 import as_model_input
 from generator.explain.attributions import default_gradcam_layer, gradient_methods
 from generator.explain.filters import find_conv
-from generator.explain.regions import REGIONS, TEMPLATE, RegionMass, region_mass, template_parts
+from generator.explain.methods import GRADIENT_METHODS, METHOD_NAMES
+from generator.explain.regions import REGIONS, TEMPLATE, RegionMass, region_mass
 from generator.figures.saliency import methods_figure, saliency_figure
+from generator.stages import StageInputs
 
-METHOD_NAMES = {"saliency": "Saliency", "smoothgrad": "SmoothGrad", "integrated_gradients": "Integrated Gradients",
-                "gradcam": "Grad-CAM"}
+TITLE = "saliency and gradient methods"
+READS = ("attribution",)
 
 
 @dataclass(frozen=True)
 class Q1Result:
-    maps: np.ndarray          # (7, 48, 48) vanilla saliency in [0, 1]
-    methods: dict             # method -> (7, 48, 48) maps in [0, 1], saliency included
+    methods: dict             # method -> (7, 48, 48) maps in [0, 1], vanilla saliency included
     masses: list[RegionMass]  # per class, of the saliency map
     method_tops: dict         # method -> per class, the densest face part
     parts_source: str         # "masks" (synthetic ground truth) or "template" (aligned real faces)
@@ -41,16 +38,13 @@ def methods_for(model: torch.nn.Module, settings: AttributionSettings, seed: int
                             settings.ig_steps, layer_name, seed), layer_name
 
 
-def analyse(model: torch.nn.Module, faces: np.ndarray, targets: np.ndarray, parts: np.ndarray | None,
-            settings: AttributionSettings, seed: int) -> Q1Result:
-    x = as_model_input(faces)
-    methods, layer_name = methods_for(model, settings, seed)
-    all_maps = {name: f(model, x, torch.from_numpy(targets)) for name, f in methods.items()}
-    part_maps = parts if parts is not None else [template_parts()] * len(faces)
-    masses = [region_mass(m, p) for m, p in zip(all_maps["saliency"], part_maps)]
-    tops = {name: [region_mass(m, p).top for m, p in zip(maps, part_maps)] for name, maps in all_maps.items()}
-    return Q1Result(all_maps["saliency"], all_maps, masses, tops, "masks" if parts is not None else "template",
-                    layer_name)
+def analyse(inputs: StageInputs) -> Q1Result:
+    methods, layer_name = methods_for(inputs.model, inputs.settings.attribution, inputs.settings.seed)
+    x, targets = as_model_input(inputs.faces), torch.from_numpy(inputs.targets)
+    all_maps = {name: f(inputs.model, x, targets) for name, f in methods.items()}
+    masses = [region_mass(m, p) for m, p in zip(all_maps["saliency"], inputs.parts)]
+    tops = {name: [region_mass(m, p).top for m, p in zip(maps, inputs.parts)] for name, maps in all_maps.items()}
+    return Q1Result(all_maps, masses, tops, "masks" if inputs.masks is not None else "template", layer_name)
 
 
 def figure_path(cls: int) -> str:
@@ -61,17 +55,19 @@ def methods_path(cls: int) -> str:
     return f"figures/q1/methods_{cls}.png"
 
 
-def figures(faces: np.ndarray, result: Q1Result) -> dict[str, bytes]:
-    out = {figure_path(c): saliency_figure(faces[c] / 255.0, result.maps[c]) for c in range(len(result.maps))}
-    for c in range(len(result.maps)):
-        out[methods_path(c)] = methods_figure(faces[c] / 255.0, [result.methods[m][c] for m in METHOD_NAMES])
+def figures(inputs: StageInputs, result: Q1Result) -> dict[str, bytes]:
+    faces, saliency = inputs.faces, result.methods["saliency"]
+    out = {figure_path(c): saliency_figure(faces[c] / 255.0, saliency[c]) for c in range(len(saliency))}
+    for c in range(len(saliency)):
+        out[methods_path(c)] = methods_figure(faces[c] / 255.0, [result.methods[m][c] for m in GRADIENT_METHODS])
     return out
 
 
-def context(result: Q1Result, rows: np.ndarray, probabilities: np.ndarray) -> dict:
+def context(inputs: StageInputs, result: Q1Result) -> dict:
+    rows, probabilities = inputs.rows, inputs.images.probabilities
     per_class = [{"cls": c, "figure": figure_path(c), "methods_figure": methods_path(c), "row": int(rows[c]),
                   "probability": float(probabilities[c]), "share": mass.share, "area": mass.area, "top": mass.top,
-                  "lift": mass.lift(mass.top), "method_tops": {m: result.method_tops[m][c] for m in METHOD_NAMES}}
+                  "lift": mass.lift(mass.top), "method_tops": {m: result.method_tops[m][c] for m in GRADIENT_METHODS}}
                  for c, mass in enumerate(result.masses)]
     by_region: dict[str, list[int]] = {}
     for item in per_class:
@@ -84,5 +80,6 @@ def context(result: Q1Result, rows: np.ndarray, probabilities: np.ndarray) -> di
         decisive = {"hits": sum(i["top"] in synth.DECISIVE_PARTS[i["cls"]] for i in expressive),
                     "total": len(expressive)}
     return {"per_class": per_class, "regions": REGIONS, "top_counts": top_counts, "decisive": decisive,
-            "parts_source": result.parts_source, "template": TEMPLATE, "method_names": METHOD_NAMES,
+            "parts_source": result.parts_source, "template": TEMPLATE,
+            "method_names": {m: METHOD_NAMES[m] for m in GRADIENT_METHODS},
             "gradcam_layer": result.gradcam_layer}

@@ -1,16 +1,19 @@
-"""Question 2: what activates each filter of one conv layer, and what the filters output for one face."""
+"""Question 2: what activates each filter of one conv layer, and what the filters output for one face. A stage (see
+generator/stages.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from generator.config import FilterSettings
 from generator.data.fer2013 import as_model_input
 from generator.explain.filters import AscentResult, ascend, feature_maps, find_conv
-from generator.explain.regions import PARTS_OF_FACE, region_mass
+from generator.explain.regions import PARTS_OF_FACE, region_mass, template_parts
 from generator.figures.filters import grid_figure, pairs_figure
+from generator.stages import StageInputs
+
+TITLE = "filters"
+READS = ("filters",)
 
 FIGURES = {"patterns": "figures/q2/filters.png", "outputs": "figures/q2/feature_maps.png",
            "pairs": "figures/q2/top_filters.png"}
@@ -28,8 +31,19 @@ class Q2Result:
     dead: int                # filters whose output is <= 0 everywhere on the face
 
 
-def analyse(model: torch.nn.Module, settings: FilterSettings, seed: int, face: np.ndarray, face_row: int,
-            face_rule: str, parts: np.ndarray) -> Q2Result:
+def shown_face(inputs: StageInputs) -> tuple[np.ndarray, int, str, np.ndarray]:
+    """The face whose feature maps are shown, its row, the rule that chose it, and its part map: the configured
+    row when the data has it, else the first face of the image set."""
+    found = inputs.data.face_at_row(inputs.settings.filters.image_row)
+    if found is None:
+        return inputs.faces[0], int(inputs.rows[0]), "fallback", template_parts()
+    face, part_map = found
+    return face, inputs.settings.filters.image_row, "configured", part_map if part_map is not None else template_parts()
+
+
+def analyse(inputs: StageInputs) -> Q2Result:
+    model, settings, seed = inputs.model, inputs.settings.filters, inputs.settings.seed
+    face, face_row, face_rule, parts = shown_face(inputs)
     name, layer = find_conv(model, settings.layer)
     image = as_model_input(face[None])
     ascent = ascend(model, layer, range(layer.out_channels), steps=settings.steps, lr=settings.lr,
@@ -51,7 +65,7 @@ def parts_at(parts: np.ndarray, shape: tuple) -> np.ndarray:
     return parts[np.ix_(rows, cols)]
 
 
-def figures(result: Q2Result) -> dict[str, bytes]:
+def figures(inputs: StageInputs, result: Q2Result) -> dict[str, bytes]:
     act = result.ascent.activation
     labels = [f"{f}: {act[f]:.2f}" for f in range(len(act))]
     return {
@@ -62,7 +76,8 @@ def figures(result: Q2Result) -> dict[str, bytes]:
     }
 
 
-def context(result: Q2Result, settings: FilterSettings) -> dict:
+def context(inputs: StageInputs, result: Q2Result) -> dict:
+    settings = inputs.settings.filters
     act = result.ascent.activation
     region_counts = {part: sum(r == part for r in result.map_regions) for part in PARTS_OF_FACE}
     located = [p for p in PARTS_OF_FACE if region_counts[p]]

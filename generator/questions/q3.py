@@ -1,16 +1,19 @@
-"""Question 3: LIME for each class image, read together with the confusion matrix on the validation split."""
+"""Question 3: LIME for each class image, read together with the confusion matrix on the validation split. A stage
+(see generator/stages.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from generator.config import LimeSettings
 from generator.explain.confusion import Confusion, confusion_matrix
 from generator.explain.lime_explain import LimeResult, explain
 from generator.explain.regions import region_mass
 from generator.figures.explanations import confusion_figure, lime_figure, lime_overlay
+from generator.stages import StageInputs
+
+TITLE = "lime and confusion matrix"
+READS = ("lime",)
 
 CONFUSION_FIGURE = "figures/q3/confusion_matrix.png"
 
@@ -22,25 +25,29 @@ class Q3Result:
     positive_regions: list  # per class: the face part where the positive superpixels are densest, or None
 
 
-def analyse(model: torch.nn.Module, settings: LimeSettings, seed: int, faces: np.ndarray, targets: np.ndarray,
-            labels: np.ndarray, predicted: np.ndarray, parts: np.ndarray, progress=lambda _: None) -> Q3Result:
+def analyse(inputs: StageInputs) -> Q3Result:
+    settings, seed = inputs.settings.lime, inputs.settings.seed
     explanations, regions = [], []
-    for k, (face, target) in enumerate(zip(faces, targets)):
-        progress(f"q3: LIME {k + 1}/{len(faces)}")
-        result = explain(model, face / 255.0, int(target), seed=seed + k, num_samples=settings.num_samples,
+    for k, (face, target) in enumerate(zip(inputs.faces, inputs.targets)):
+        inputs.progress(f"q3: LIME {k + 1}/{len(inputs.faces)}")
+        result = explain(inputs.fast, face / 255.0, int(target), seed=seed + k, num_samples=settings.num_samples,
                          segments=settings.segments, compactness=settings.compactness,
                          batch_size=settings.batch_size)
         explanations.append(result)
         positive, _ = result.masks(settings.features)
-        regions.append(region_mass(positive.astype(float), parts[k]).top if positive.any() else None)
-    return Q3Result(explanations, confusion_matrix(labels, predicted), regions)
+        regions.append(region_mass(positive.astype(float), inputs.parts[k]).top if positive.any() else None)
+    validation = inputs.data.validation
+    confusion = confusion_matrix(inputs.data.dataset.labels[validation],
+                                 inputs.probabilities[validation].argmax(1))
+    return Q3Result(explanations, confusion, regions)
 
 
 def figure_path(cls: int) -> str:
     return f"figures/q3/lime_{cls}.png"
 
 
-def figures(faces: np.ndarray, result: Q3Result, settings: LimeSettings) -> dict[str, bytes]:
+def figures(inputs: StageInputs, result: Q3Result) -> dict[str, bytes]:
+    faces, settings = inputs.faces, inputs.settings.lime
     out = {CONFUSION_FIGURE: confusion_figure(result.confusion.rates, result.confusion.counts)}
     for c, explanation in enumerate(result.explanations):
         gray = faces[c] / 255.0
@@ -50,7 +57,8 @@ def figures(faces: np.ndarray, result: Q3Result, settings: LimeSettings) -> dict
     return out
 
 
-def context(result: Q3Result, rows: np.ndarray, settings: LimeSettings) -> dict:
+def context(inputs: StageInputs, result: Q3Result) -> dict:
+    rows, settings = inputs.rows, inputs.settings.lime
     confusion = result.confusion
     accuracy = confusion.per_class_accuracy
     totals = confusion.counts.sum(axis=1)

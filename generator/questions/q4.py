@@ -1,16 +1,19 @@
-"""Question 4: occlusion. A box slides over each class image; the heatmap is the class probability."""
+"""Question 4: occlusion. A box slides over each class image; the heatmap is the class probability. A stage (see
+generator/stages.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from generator.config import OcclusionSettings
 from generator.data.synth import PART_ID
 from generator.explain.occlusion import OcclusionResult, box_bounds, occlusion
 from generator.explain.regions import PARTS_OF_FACE
 from generator.figures.explanations import occlusion_figure
+from generator.stages import StageInputs
+
+TITLE = "occlusion"
+READS = ("occlusion",)
 
 
 @dataclass(frozen=True)
@@ -19,14 +22,14 @@ class Q4Result:
     lowest_parts: list  # per class: the face part the lowest-probability box covers the largest share of
 
 
-def analyse(model: torch.nn.Module, fast: torch.nn.Module, settings: OcclusionSettings, faces: np.ndarray,
-            targets: np.ndarray, parts: np.ndarray) -> Q4Result:
-    """``model`` is the eager model, which the incremental occlusion path needs; ``fast`` runs the batched path
-    for an architecture it does not cover."""
+def analyse(inputs: StageInputs) -> Q4Result:
+    """The incremental occlusion path reads the eager model's layers; the fast model runs the batched path for an
+    architecture it does not cover."""
+    settings = inputs.settings.occlusion
     results, lowest_parts = [], []
-    for face, target, part_map in zip(faces, targets, parts):
-        result = occlusion(model, face / 255.0, int(target), box=settings.box, stride=settings.stride,
-                           fill=settings.fill, batched_model=fast)
+    for face, target, part_map in zip(inputs.faces, inputs.targets, inputs.parts):
+        result = occlusion(inputs.model, face / 255.0, int(target), box=settings.box, stride=settings.stride,
+                           fill=settings.fill, batched_model=inputs.fast)
         results.append(result)
         lowest_parts.append(covered_part(part_map, result.lowest, settings.box))
     return Q4Result(results, lowest_parts)
@@ -46,12 +49,13 @@ def figure_path(cls: int) -> str:
     return f"figures/q4/occlusion_{cls}.png"
 
 
-def figures(faces: np.ndarray, result: Q4Result) -> dict[str, bytes]:
-    return {figure_path(c): occlusion_figure(faces[c] / 255.0, r.heatmap, r.lowest_image, r.lowest)
+def figures(inputs: StageInputs, result: Q4Result) -> dict[str, bytes]:
+    return {figure_path(c): occlusion_figure(inputs.faces[c] / 255.0, r.heatmap, r.lowest_image, r.lowest)
             for c, r in enumerate(result.occlusions)}
 
 
-def context(result: Q4Result, rows: np.ndarray, settings: OcclusionSettings) -> dict:
+def context(inputs: StageInputs, result: Q4Result) -> dict:
+    rows, settings = inputs.rows, inputs.settings.occlusion
     per_class = []
     for c, r in enumerate(result.occlusions):
         per_class.append({

@@ -1,4 +1,5 @@
-"""The trust page: how far each explanation can be trusted, measured, for every method of the report."""
+"""The trust page: how far each explanation can be trusted, measured, for every method of the report. A stage (see
+generator/stages.py) that reads the results of questions 1, 3 and 4."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,21 +7,24 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from generator.config import OcclusionSettings, Settings
+from generator.config import OcclusionSettings
 from generator.data import synth
 from generator.data.fer2013 import as_model_input
 from generator.explain import faithfulness as faith
 from generator.explain import groundtruth as gt
 from generator.explain.lime_explain import explain
+from generator.explain.methods import METHOD_NAMES as NAMES
 from generator.explain.occlusion import occlusion
 from generator.explain.saliency import normalise
 from generator.explain.sanity import PASS_BELOW, SanityResult, cascading_randomisation
 from generator.explain.stability import stability
 from generator.figures.trust import curves_figure, sanity_figure, std_figure
+from generator.questions import q1
+from generator.stages import StageInputs
 
-METHODS = ("saliency", "smoothgrad", "integrated_gradients", "gradcam", "lime", "occlusion")
-NAMES = {"saliency": "Saliency", "smoothgrad": "SmoothGrad", "integrated_gradients": "Integrated Gradients",
-         "gradcam": "Grad-CAM", "lime": "LIME", "occlusion": "Occlusion"}
+TITLE = ""
+READS = ("trust", "attribution", "lime", "occlusion")  # its own, and those of the results it scores
+METHODS = tuple(NAMES)
 FIGURES = {"curves": "figures/trust/deletion_insertion.png", "lime_std": "figures/trust/lime_std.png"}
 
 
@@ -57,12 +61,16 @@ class TrustResult:
     part_drops: list | None    # per expressive face: PartDrops
 
 
-def analyse(model: torch.nn.Module, fast: torch.nn.Module, settings: Settings, faces: np.ndarray, targets: np.ndarray,
-            gradient_methods: dict, gradient_maps: dict, lime_results: list, occlusion_results: list,
-            parts: np.ndarray | None, rows: np.ndarray, synthetic_seed: int | None,
-            progress=lambda _: None) -> TrustResult:
-    """``model`` is the eager model (gradients, randomised copies); ``fast`` serves every forward-only step.
-    ``progress`` hears one line per face of the LIME stability runs, the longest loop of the build."""
+def analyse(inputs: StageInputs) -> TrustResult:
+    """The eager model serves gradients and randomised copies; the fast model every forward-only step. Progress
+    hears one line per face of the LIME stability runs, the longest loop of the build."""
+    model, fast, settings, faces, targets = inputs.model, inputs.fast, inputs.settings, inputs.faces, inputs.targets
+    gradient_methods = q1.methods_for(model, settings.attribution, settings.seed)[0]
+    gradient_maps = inputs.results["q1"].methods
+    lime_results = inputs.results["q3"].explanations
+    occlusion_results = inputs.results["q4"].occlusions
+    parts, rows, progress = inputs.masks, inputs.rows, inputs.progress
+    synthetic_seed = inputs.data.synthetic_seed if inputs.data.synthetic else None
     t = settings.trust
     x = as_model_input(faces)
     targets_t = torch.from_numpy(targets)
@@ -104,7 +112,7 @@ def analyse(model: torch.nn.Module, fast: torch.nn.Module, settings: Settings, f
     return TrustResult(sanity, curves, stabilities, ground_truth, drops)
 
 
-def figures(result: TrustResult) -> dict[str, bytes]:
+def figures(inputs: StageInputs, result: TrustResult) -> dict[str, bytes]:
     out = {sanity_path(m): sanity_figure(r.layers, r.spearman, r.ssim, PASS_BELOW) for m, r in result.sanity.items()}
     out[FIGURES["curves"]] = curves_figure({NAMES[m]: result.curves[m] for m in METHODS}, result.curves["random"])
     out[FIGURES["lime_std"]] = std_figure([s.pixel_std for s in result.stability])
@@ -116,7 +124,7 @@ def _mean(values) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def context(result: TrustResult) -> dict:
+def context(inputs: StageInputs, result: TrustResult) -> dict:
     random_del = float(np.mean([c.deletion_auc for c in result.curves["random"]]))
     random_ins = float(np.mean([c.insertion_auc for c in result.curves["random"]]))
     rows = []

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import jinja2
 
-from generator.site.strings import CLASS_NAMES, LANGUAGES, REGION_NAMES, page_path
+from generator.config import Settings, as_table
+from generator.site.strings import CLASS_NAMES, LANGUAGES, QUESTION_POINTS, REGION_NAMES, page_path
+from generator.site.tomlwrite import dumps as toml_dumps
+from generator.store import versions
 
 PAGES = ("index", "q1", "q2", "q3", "q4", "trust", "reproducibility")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
@@ -47,4 +50,27 @@ def render_pages(template_dir: Path, context: dict) -> dict[str, bytes]:
                                 region_names=REGION_NAMES[language], prose=read_prose(template_dir, page, language))
             text = env.get_template(f"{language}/{page}.md.j2").render(page_context)
             out[page_path(page, language)] = _tidy(text).encode("utf-8")
+    return out
+
+
+def settings_context(settings: Settings) -> dict:
+    """The parts of the page context that come from the settings alone, filled in at render time: a quick rebuild
+    takes new author names without recomputing anything."""
+    return {
+        "author": as_table(settings.author),
+        "questions": {q: {"points": p, "collaborators": getattr(settings.collaborators, q)}
+                      for q, p in QUESTION_POINTS.items()},
+        "settings_toml": toml_dumps(as_table(settings)).strip(),
+        "versions": versions(),
+    }
+
+
+def page_files(template_dir: Path, settings: Settings, context: dict, files: dict[str, bytes]) -> dict[str, bytes]:
+    """Every file of site_src: the figures in ``files``, the pages rendered from ``context``, and the style sheet."""
+    extra = settings_context(settings)
+    full = dict(context, author=extra["author"], questions=extra["questions"],
+                repro=dict(context["repro"], settings_toml=extra["settings_toml"], versions=extra["versions"]))
+    out = dict(files)
+    out.update(render_pages(template_dir, full))
+    out["assets/report.css"] = (template_dir / "static" / "report.css").read_bytes()
     return out
