@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from generator.models.hooks import CallRecorder, input_of
 from generator.models.load import NormalisedModel
 
 AGREEMENT = 1e-4  # largest difference accepted between the chain's output and the model's own layer input
@@ -96,37 +97,17 @@ class ConvChain:
 
 
 def _leaf_calls(model: nn.Module, inner: nn.Module, layer: nn.Module, example: torch.Tensor):
-    """The leaf modules that run before ``layer``, each with its input and output tensor, and inner's input."""
-    calls, handles, seen = [], [], {}
-
-    def record(module, args, output):
-        calls.append((module, args[0] if args else None, output))
-
-    def stop(_module, args):
-        seen["layer_input"] = args[0]
-        raise _Stop
-
-    def enter(_module, args):
-        seen["inner_input"] = args[0] if args else None
-
-    handles.append(inner.register_forward_pre_hook(enter))
-    for module in inner.modules():
-        if module is not layer and not list(module.children()):
-            handles.append(module.register_forward_hook(record))
-    handles.append(layer.register_forward_pre_hook(stop))
-    try:
-        with torch.no_grad():
-            model(example)
-    except _Stop:
-        pass
-    finally:
-        for handle in handles:
-            handle.remove()
-    return calls, seen.get("inner_input"), seen.get("layer_input")
-
-
-class _Stop(BaseException):
-    pass
+    """The calls of the leaf modules that run before ``layer``, in order, inner's input and ``layer``'s input."""
+    leaves = [module for module in inner.modules() if module is not layer and not list(module.children())]
+    with torch.no_grad():
+        inner_input = input_of(model, inner, example)
+        if inner_input is None:
+            return [], None, None
+        # inner runs on the very tensor the wrapper hands it: the caller's identity check then tells whether
+        # inner's forward passes its input straight to its first leaf
+        with CallRecorder(leaves) as recorder:
+            layer_input = input_of(inner, layer, inner_input)
+    return recorder.calls, inner_input, layer_input
 
 
 def _plain_conv(module: nn.Module) -> bool:
@@ -163,11 +144,12 @@ def _units(modules: list[nn.Module]) -> tuple[list[_Unit], list[bool]] | None:
 def conv_chain(model: nn.Module, inner: nn.Module, layer: nn.Module, example: torch.Tensor) -> ConvChain | None:
     """The chain in front of ``layer`` if the model is such a chain there (checked on ``example``), else None."""
     calls, inner_input, layer_input = _leaf_calls(model, inner, layer, example)
-    if not calls or inner_input is None or layer_input is None or calls[0][1] is not inner_input:
+    if not calls or inner_input is None or layer_input is None or calls[0].input is not inner_input:
         return None
-    if any(calls[k][1] is not calls[k - 1][2] for k in range(1, len(calls))) or calls[-1][2] is not layer_input:
+    if any(calls[k].input is not calls[k - 1].output for k in range(1, len(calls))) or \
+            calls[-1].output is not layer_input:
         return None  # the forward computes something between the modules: only autograd can follow it
-    found = _units([module for module, _, _ in calls])
+    found = _units([call.module for call in calls])
     if found is None:
         return None
     if model is inner:
@@ -176,7 +158,7 @@ def conv_chain(model: nn.Module, inner: nn.Module, layer: nn.Module, example: to
         gain, shift = model.gain, model.shift
     else:
         return None
-    sizes = [tuple(args.shape[-2:]) for module, args, _ in calls if type(module) is nn.Conv2d]
+    sizes = [tuple(call.input.shape[-2:]) for call in calls if type(call.module) is nn.Conv2d]
     chain = ConvChain(float(gain), -float(shift), *found, sizes)
     with torch.no_grad():
         out = chain.layer_input(example)
