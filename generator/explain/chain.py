@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from generator.models.fold import can_fold, fold_batchnorm
 from generator.models.hooks import CallRecorder, input_of
 from generator.models.load import NormalisedModel
 
@@ -123,17 +124,14 @@ def _units(modules: list[nn.Module]) -> tuple[list[_Unit], list[bool]] | None:
         conv = modules[k]
         if not _plain_conv(conv):
             return None
-        weight = conv.weight.detach().reshape(conv.out_channels, -1)
-        bias = conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels)
         k += 1
-        if k < len(modules) and type(modules[k]) is nn.BatchNorm2d:
-            norm = modules[k]
-            if norm.training or norm.running_mean is None:
+        norm = modules[k] if k < len(modules) and type(modules[k]) is nn.BatchNorm2d else None
+        if norm is not None:
+            if not can_fold(norm):
                 return None
-            scale = (norm.weight.detach() if norm.affine else 1) / torch.sqrt(norm.running_var + norm.eps)
-            shift = norm.bias.detach() if norm.affine else 0
-            weight, bias = weight * scale[:, None], (bias - norm.running_mean) * scale + shift
             k += 1
+        weight, bias = fold_batchnorm(conv, norm)
+        weight = weight.reshape(conv.out_channels, -1)
         relu = k < len(modules) and type(modules[k]) is nn.ReLU
         k += relu
         units.append(_Unit(conv, torch.cat([weight, bias[:, None]], dim=1).contiguous()))
