@@ -3,8 +3,8 @@ Conv2d -> BatchNorm2d -> ReLU units: the first block of the course CNNs, in fron
 
 Question 2's gradient ascent spends all its time in these layers (the filter layer itself is a dot product, see
 `filters.ChannelMean`). Autograd runs them as about ten passes over the (B, 64, 48, 48) activations; by hand
-each unit is one matrix product on the unfolded input (BatchNorm folded into the conv), one fused ReLU-mask pass
-and one matrix product back, which measured about 3x faster on the course CNN.
+each unit is one matrix product on the unfolded input (BatchNorm folded into the conv, `models.fold`), one fused
+ReLU-mask pass and one matrix product back.
 
 The chain is read from the model by recording which leaf modules run, and it is used only when every module's
 input is the previous module's output (so the model's forward does nothing between them) and the chain's output
@@ -33,7 +33,7 @@ class _Unit:
     def columns(self, inputs: torch.Tensor) -> torch.Tensor:
         """The unfolded input (B, in channels * kernel + 1, L), a row of ones last for the bias.
 
-        One strided copy from the padded input (F.unfold and a concatenation took 5x longer on 1-channel faces).
+        One strided copy from the padded input, where F.unfold and a concatenation would copy the columns twice.
         """
         c = self.conv
         (kh, kw), (sh, sw), (dh, dw), (ph, pw) = c.kernel_size, c.stride, c.dilation, c.padding

@@ -1,16 +1,15 @@
 """What activates a filter: gradient ascent on the input for every filter of one conv layer at once, and the
 layer's feature maps for one image.
 
-The objective of filter f is the mean of its conv output channel (before any BatchNorm or ReLU), as in the
-reference report. Batch item f ascends filter f, so all filters share one optimisation. Each item needs only its
-own output channel's mean, which is linear in the layer's input: the forward stops at the layer's input and takes
-one dot product with the channel's constant gradient (`ChannelMean`). The layers before it run by hand when they
-are a plain conv/BatchNorm/ReLU chain (`chain.ConvChain`), else through autograd. Every operation is per item
-(eval mode, per-pixel Adam, a jitter shift shared by the batch), so the batched result equals ascending each
-filter alone, and the batch runs in chunks of `CHUNK` images.
-
-Measured on 2 shared cores (`python benchmarks/run.py --only ascent`, both sides single-threaded): 64 filters,
-100 steps, 49x faster than one filter at a time through the full network on the demo CNN, 42x on the course CNN.
+The objective of filter f is the mean of its conv output channel, before any BatchNorm or ReLU: the filter's own
+response. A BatchNorm after it would only scale and shift the channel, and a ReLU would give no gradient wherever
+the output is negative. Batch item f ascends filter f, so all filters share one optimisation. Each item needs
+only its own output channel's mean, which is linear in the layer's input: the forward stops at the layer's input
+and takes one dot product with the channel's constant gradient (`ChannelMean`). The layers before it run by hand
+when they are a plain conv/BatchNorm/ReLU chain (`chain.ConvChain`), else through autograd. Every operation is
+per item (eval mode, per-pixel Adam, a jitter shift shared by the batch), so the batched result equals ascending
+each filter alone, and the batch runs in chunks of `CHUNK` images. README's benchmark table compares it with one
+filter at a time through the whole network.
 """
 from __future__ import annotations
 

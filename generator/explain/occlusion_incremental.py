@@ -189,7 +189,7 @@ def _logits(plan: Plan, features: torch.Tensor) -> torch.Tensor:
 def _windows(base: torch.Tensor, starts: list, side: int, patch: torch.Tensor, at: list) -> torch.Tensor:
     """(B, C, side, side) channels-last: the windows of ``base`` (H, W, C) at ``starts`` [(row, col)], with
     ``patch`` (B, h, w, C) pasted over each at ``at`` [(row, col)], all in ``base``'s coordinates. Slice copies
-    in a loop: several times faster here than advanced indexing."""
+    in a loop: each copies whole rows, where advanced indexing would compute and read an index per element."""
     out = torch.empty(len(starts), side, side, base.shape[-1])
     h, w = patch.shape[1:3]
     for b, ((y, x), (py, px)) in enumerate(zip(starts, at)):
