@@ -6,10 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from generator.data.fer2013 import as_model_input
+from generator.data.fer2013 import NUM_CLASSES, as_model_input
 from generator.errors import InputError
-
-NUM_CLASSES = 7
 
 
 @dataclass(frozen=True)

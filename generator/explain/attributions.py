@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from generator.explain.saliency import gradients, normalise, saliency
+from generator.models.hooks import CallRecorder, inner_module
 
 
 def _abs_map(attribution: torch.Tensor) -> np.ndarray:
@@ -67,20 +68,12 @@ def integrated_gradients(model, images, targets, baseline: str | float = "black"
 
 
 def gradcam_raw(model: nn.Module, layer: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Grad-CAM at the layer's own resolution, (B, 1, h, w), before upsampling."""
-    captured = {}
-
-    def keep(_module, _inputs, output):
-        output.retain_grad()
-        captured["output"] = output
-
-    handle = layer.register_forward_hook(keep)
-    try:
-        x = images.detach().clone().requires_grad_(True)
+    """Grad-CAM at the layer's own resolution, (B, 1, h, w), before upsampling. A layer that runs more than once
+    in the forward pass (a shared ReLU module) is explained at its last call."""
+    x = images.detach().clone().requires_grad_(True)
+    with CallRecorder([layer]) as recorder:
         scores = model(x).gather(1, targets.view(-1, 1)).sum()
-    finally:
-        handle.remove()
-    activations = captured["output"]
+    activations = recorder.outputs(layer)[-1]
     (grads,) = torch.autograd.grad(scores, activations)
     weights = grads.mean(dim=(2, 3), keepdim=True)
     return F.relu((weights * activations).sum(dim=1, keepdim=True)).detach()
@@ -95,7 +88,7 @@ def default_gradcam_layer(model: nn.Module) -> tuple[str, nn.Module]:
     """The rectified feature maps of the last conv (Selvaraju et al.): the first ReLU after the last Conv2d, or
     the conv itself when none follows. A raw conv output is signed (before BatchNorm and ReLU), and Grad-CAM on
     it can come out all zero."""
-    modules = list(getattr(model, "inner", model).named_modules())
+    modules = list(inner_module(model).named_modules())
     last = max(k for k, (_, m) in enumerate(modules) if isinstance(m, nn.Conv2d))
     after = [(name, m) for name, m in modules[last + 1:] if isinstance(m, nn.ReLU)]
     return after[0] if after else modules[last]
@@ -103,7 +96,7 @@ def default_gradcam_layer(model: nn.Module) -> tuple[str, nn.Module]:
 
 def module_named(model: nn.Module, name: str) -> nn.Module:
     """A module of the user's model by name, so a method can find its layer in a randomised copy too."""
-    return dict(getattr(model, "inner", model).named_modules())[name]
+    return dict(inner_module(model).named_modules())[name]
 
 
 def gradient_methods(samples: int, noise: float, baseline, steps: int, layer_name: str,

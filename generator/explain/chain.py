@@ -3,8 +3,8 @@ Conv2d -> BatchNorm2d -> ReLU units: the first block of the course CNNs, in fron
 
 Question 2's gradient ascent spends all its time in these layers (the filter layer itself is a dot product, see
 `filters.ChannelMean`). Autograd runs them as about ten passes over the (B, 64, 48, 48) activations; by hand
-each unit is one matrix product on the unfolded input (BatchNorm folded into the conv), one fused ReLU-mask pass
-and one matrix product back, which measured about 3x faster on the course CNN.
+each unit is one matrix product on the unfolded input (BatchNorm folded into the conv, `models.fold`), one fused
+ReLU-mask pass and one matrix product back.
 
 The chain is read from the model by recording which leaf modules run, and it is used only when every module's
 input is the previous module's output (so the model's forward does nothing between them) and the chain's output
@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from generator.models.fold import can_fold, fold_batchnorm
+from generator.models.hooks import CallRecorder, input_of
 from generator.models.load import NormalisedModel
 
 AGREEMENT = 1e-4  # largest difference accepted between the chain's output and the model's own layer input
@@ -31,7 +33,7 @@ class _Unit:
     def columns(self, inputs: torch.Tensor) -> torch.Tensor:
         """The unfolded input (B, in channels * kernel + 1, L), a row of ones last for the bias.
 
-        One strided copy from the padded input (F.unfold and a concatenation took 5x longer on 1-channel faces).
+        One strided copy from the padded input, where F.unfold and a concatenation would copy the columns twice.
         """
         c = self.conv
         (kh, kw), (sh, sw), (dh, dw), (ph, pw) = c.kernel_size, c.stride, c.dilation, c.padding
@@ -96,37 +98,17 @@ class ConvChain:
 
 
 def _leaf_calls(model: nn.Module, inner: nn.Module, layer: nn.Module, example: torch.Tensor):
-    """The leaf modules that run before ``layer``, each with its input and output tensor, and inner's input."""
-    calls, handles, seen = [], [], {}
-
-    def record(module, args, output):
-        calls.append((module, args[0] if args else None, output))
-
-    def stop(_module, args):
-        seen["layer_input"] = args[0]
-        raise _Stop
-
-    def enter(_module, args):
-        seen["inner_input"] = args[0] if args else None
-
-    handles.append(inner.register_forward_pre_hook(enter))
-    for module in inner.modules():
-        if module is not layer and not list(module.children()):
-            handles.append(module.register_forward_hook(record))
-    handles.append(layer.register_forward_pre_hook(stop))
-    try:
-        with torch.no_grad():
-            model(example)
-    except _Stop:
-        pass
-    finally:
-        for handle in handles:
-            handle.remove()
-    return calls, seen.get("inner_input"), seen.get("layer_input")
-
-
-class _Stop(BaseException):
-    pass
+    """The calls of the leaf modules that run before ``layer``, in order, inner's input and ``layer``'s input."""
+    leaves = [module for module in inner.modules() if module is not layer and not list(module.children())]
+    with torch.no_grad():
+        inner_input = input_of(model, inner, example)
+        if inner_input is None:
+            return [], None, None
+        # inner runs on the very tensor the wrapper hands it: the caller's identity check then tells whether
+        # inner's forward passes its input straight to its first leaf
+        with CallRecorder(leaves) as recorder:
+            layer_input = input_of(inner, layer, inner_input)
+    return recorder.calls, inner_input, layer_input
 
 
 def _plain_conv(module: nn.Module) -> bool:
@@ -142,17 +124,14 @@ def _units(modules: list[nn.Module]) -> tuple[list[_Unit], list[bool]] | None:
         conv = modules[k]
         if not _plain_conv(conv):
             return None
-        weight = conv.weight.detach().reshape(conv.out_channels, -1)
-        bias = conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels)
         k += 1
-        if k < len(modules) and type(modules[k]) is nn.BatchNorm2d:
-            norm = modules[k]
-            if norm.training or norm.running_mean is None:
+        norm = modules[k] if k < len(modules) and type(modules[k]) is nn.BatchNorm2d else None
+        if norm is not None:
+            if not can_fold(norm):
                 return None
-            scale = (norm.weight.detach() if norm.affine else 1) / torch.sqrt(norm.running_var + norm.eps)
-            shift = norm.bias.detach() if norm.affine else 0
-            weight, bias = weight * scale[:, None], (bias - norm.running_mean) * scale + shift
             k += 1
+        weight, bias = fold_batchnorm(conv, norm)
+        weight = weight.reshape(conv.out_channels, -1)
         relu = k < len(modules) and type(modules[k]) is nn.ReLU
         k += relu
         units.append(_Unit(conv, torch.cat([weight, bias[:, None]], dim=1).contiguous()))
@@ -163,11 +142,12 @@ def _units(modules: list[nn.Module]) -> tuple[list[_Unit], list[bool]] | None:
 def conv_chain(model: nn.Module, inner: nn.Module, layer: nn.Module, example: torch.Tensor) -> ConvChain | None:
     """The chain in front of ``layer`` if the model is such a chain there (checked on ``example``), else None."""
     calls, inner_input, layer_input = _leaf_calls(model, inner, layer, example)
-    if not calls or inner_input is None or layer_input is None or calls[0][1] is not inner_input:
+    if not calls or inner_input is None or layer_input is None or calls[0].input is not inner_input:
         return None
-    if any(calls[k][1] is not calls[k - 1][2] for k in range(1, len(calls))) or calls[-1][2] is not layer_input:
+    if any(calls[k].input is not calls[k - 1].output for k in range(1, len(calls))) or \
+            calls[-1].output is not layer_input:
         return None  # the forward computes something between the modules: only autograd can follow it
-    found = _units([module for module, _, _ in calls])
+    found = _units([call.module for call in calls])
     if found is None:
         return None
     if model is inner:
@@ -176,7 +156,7 @@ def conv_chain(model: nn.Module, inner: nn.Module, layer: nn.Module, example: to
         gain, shift = model.gain, model.shift
     else:
         return None
-    sizes = [tuple(args.shape[-2:]) for module, args, _ in calls if type(module) is nn.Conv2d]
+    sizes = [tuple(call.input.shape[-2:]) for call in calls if type(call.module) is nn.Conv2d]
     chain = ConvChain(float(gain), -float(shift), *found, sizes)
     with torch.no_grad():
         out = chain.layer_input(example)

@@ -1,16 +1,15 @@
 """What activates a filter: gradient ascent on the input for every filter of one conv layer at once, and the
 layer's feature maps for one image.
 
-The objective of filter f is the mean of its conv output channel (before any BatchNorm or ReLU), as in the
-reference report. Batch item f ascends filter f, so all filters share one optimisation. Each item needs only its
-own output channel's mean, which is linear in the layer's input: the forward stops at the layer's input and takes
-one dot product with the channel's constant gradient (`ChannelMean`). The layers before it run by hand when they
-are a plain conv/BatchNorm/ReLU chain (`chain.ConvChain`), else through autograd. Every operation is per item
-(eval mode, per-pixel Adam, a jitter shift shared by the batch), so the batched result equals ascending each
-filter alone, and the batch runs in chunks of `CHUNK` images.
-
-Measured on 2 shared cores (`python benchmarks/run.py --only ascent`, both sides single-threaded): 64 filters,
-100 steps, 49x faster than one filter at a time through the full network on the demo CNN, 42x on the course CNN.
+The objective of filter f is the mean of its conv output channel, before any BatchNorm or ReLU: the filter's own
+response. A BatchNorm after it would only scale and shift the channel, and a ReLU would give no gradient wherever
+the output is negative. Batch item f ascends filter f, so all filters share one optimisation. Each item needs
+only its own output channel's mean, which is linear in the layer's input: the forward stops at the layer's input
+and takes one dot product with the channel's constant gradient (`ChannelMean`). The layers before it run by hand
+when they are a plain conv/BatchNorm/ReLU chain (`chain.ConvChain`), else through autograd. Every operation is
+per item (eval mode, per-pixel Adam, a jitter shift shared by the batch), so the batched result equals ascending
+each filter alone, and the batch runs in chunks of `CHUNK` images. README's benchmark table compares it with one
+filter at a time through the whole network.
 """
 from __future__ import annotations
 
@@ -23,6 +22,7 @@ from torch import nn
 
 from generator.errors import InputError
 from generator.explain.chain import ConvChain, conv_chain
+from generator.models.hooks import CallRecorder, input_of, inner_module
 
 
 # Images per pass through the layers before the filter layer. A chunk's activations (8 x 64 x 48 x 48 floats,
@@ -31,23 +31,18 @@ from generator.explain.chain import ConvChain, conv_chain
 CHUNK = 8
 
 
-class _ReachedLayer(BaseException):
-    """Raised by a pre-hook to stop the forward pass once the layer's input is known. A BaseException, so a
-    model whose forward catches ``Exception`` cannot swallow it and run on."""
-
-
 def find_conv(model: nn.Module, name: str, where: str = "[tool.generator.filters] layer",
               kinds: tuple = (nn.Conv2d,)) -> tuple[str, nn.Module]:
     """The conv layer by name (as `python -m generator layers` prints it); empty: the second Conv2d."""
-    if isinstance(_inner(model), torch.jit.ScriptModule):
+    if isinstance(inner_module(model), torch.jit.ScriptModule):
         raise InputError(f"{where}: question 2 hooks into the model's layers, which a TorchScript model does not "
                          "allow; load the state_dict with model.architecture instead")
-    convs = [(n, m) for n, m in _inner(model).named_modules() if isinstance(m, nn.Conv2d)]
+    convs = [(n, m) for n, m in inner_module(model).named_modules() if isinstance(m, nn.Conv2d)]
     if not name:
         if len(convs) < 2:
             raise InputError(f"{where}: the model has {len(convs)} Conv2d layer(s); set filters.layer")
         return convs[1]
-    modules = dict(_inner(model).named_modules())
+    modules = dict(inner_module(model).named_modules())
     if name not in modules:
         close = difflib.get_close_matches(name, [n for n, _ in convs], n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; conv layers: {', '.join(n for n, _ in convs)}"
@@ -59,29 +54,12 @@ def find_conv(model: nn.Module, name: str, where: str = "[tool.generator.filters
     return name, modules[name]
 
 
-def _inner(model: nn.Module) -> nn.Module:
-    """The user's own model inside the normalising wrapper, so layer names match theirs."""
-    return getattr(model, "inner", model)
-
-
 def layer_input(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The tensor that reaches ``layer`` when ``x`` goes through ``model``; the rest of the model is skipped."""
-    captured = {}
-
-    def stop(_module, args):
-        captured["input"] = args[0]
-        raise _ReachedLayer
-
-    handle = layer.register_forward_pre_hook(stop)
-    try:
-        model(x)
-    except _ReachedLayer:
-        pass
-    finally:
-        handle.remove()
-    if "input" not in captured:
+    reached = input_of(model, layer, x)
+    if reached is None:
         raise InputError("the filter layer was not reached by the forward pass")
-    return captured["input"]
+    return reached
 
 
 def _tap_hits(size: int, out_size: int, kernel: int, stride: int, before: int, dilation: int) -> torch.Tensor:
@@ -192,7 +170,7 @@ def _ascend(model, layer, filters, steps, lr, start, l2, tv, jitter, seed, image
     history = np.zeros((steps, len(filters)))
     with torch.no_grad():
         channel_mean = ChannelMean(layer, layer_input(model, layer, x[:1]).shape, filters)
-    chain = conv_chain(model, _inner(model), layer, x.detach()[:CHUNK])
+    chain = conv_chain(model, inner_module(model), layer, x.detach()[:CHUNK])
     for step in range(steps):
         dy, dx = (int(v) for v in shifts[step])
         with torch.no_grad():
@@ -240,16 +218,8 @@ def _activation_and_gradient(model: nn.Module, layer: nn.Conv2d, channel_mean: C
 
 
 def feature_maps(model: nn.Module, layer: nn.Conv2d, image: torch.Tensor) -> np.ndarray:
-    """The layer's output for one image (1, 1, 48, 48): (C, H, W), captured by a forward hook."""
-    captured = {}
-
-    def keep(_module, _inputs, output):  # returns None, so the output passes on unchanged
-        captured["output"] = output.detach()
-
-    handle = layer.register_forward_hook(keep)
-    try:
-        with torch.inference_mode():
-            model(image)
-    finally:
-        handle.remove()
-    return captured["output"][0].numpy().astype(np.float64)
+    """The layer's output for one image (1, 1, 48, 48): (C, H, W). A layer that runs more than once in the
+    forward pass shows its last output."""
+    with torch.inference_mode(), CallRecorder([layer]) as recorder:
+        model(image)
+    return recorder.outputs(layer)[-1].detach()[0].numpy().astype(np.float64)

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from generator.models.fold import can_fold, fold_batchnorm
 from generator.models.load import NormalisedModel
 
 FULL_FROM = 0.9      # a window covering this share of a map's side is computed as the whole map (on the course
@@ -69,17 +70,10 @@ class Plan:
     probabilities: bool   # the model outputs probabilities: logits are their logarithm
 
 
-def _fold(conv: nn.Conv2d, norm: nn.BatchNorm2d | None) -> Conv:
-    weight = conv.weight.detach().float()
-    bias = conv.bias.detach().float() if conv.bias is not None else torch.zeros(conv.out_channels)
-    if norm is not None:
-        scale = norm.weight.detach() / torch.sqrt(norm.running_var + norm.eps) if norm.affine else \
-            1.0 / torch.sqrt(norm.running_var + norm.eps)
-        offset = norm.bias.detach() if norm.affine else torch.zeros_like(scale)
-        weight = weight * scale[:, None, None, None]
-        bias = (bias - norm.running_mean) * scale + offset
-    return Conv(weight.contiguous(memory_format=torch.channels_last), bias.contiguous(), conv.padding[0],
-                conv.kernel_size[0])
+def _folded_conv(conv: nn.Conv2d, norm: nn.BatchNorm2d | None) -> Conv:
+    weight, bias = fold_batchnorm(conv, norm)
+    return Conv(weight.float().contiguous(memory_format=torch.channels_last), bias.float().contiguous(),
+                conv.padding[0], conv.kernel_size[0])
 
 
 def _plain_conv(m: nn.Module) -> bool:
@@ -103,9 +97,9 @@ def _chain(layers: list[nn.Module]) -> tuple[list, int]:
         m = layers[k]
         if _plain_conv(m):
             norm = layers[k + 1] if k + 1 < len(layers) and type(layers[k + 1]) is nn.BatchNorm2d else None
-            if norm is not None and (norm.training or not norm.track_running_stats):
+            if norm is not None and not can_fold(norm):
                 break
-            steps.append(_fold(m, norm))
+            steps.append(_folded_conv(m, norm))
             k += 2 if norm is not None else 1
         elif type(m) is nn.ReLU:
             if steps and isinstance(steps[-1], Conv) and not steps[-1].relu:
@@ -195,7 +189,7 @@ def _logits(plan: Plan, features: torch.Tensor) -> torch.Tensor:
 def _windows(base: torch.Tensor, starts: list, side: int, patch: torch.Tensor, at: list) -> torch.Tensor:
     """(B, C, side, side) channels-last: the windows of ``base`` (H, W, C) at ``starts`` [(row, col)], with
     ``patch`` (B, h, w, C) pasted over each at ``at`` [(row, col)], all in ``base``'s coordinates. Slice copies
-    in a loop: several times faster here than advanced indexing."""
+    in a loop: each copies whole rows, where advanced indexing would compute and read an index per element."""
     out = torch.empty(len(starts), side, side, base.shape[-1])
     h, w = patch.shape[1:3]
     for b, ((y, x), (py, px)) in enumerate(zip(starts, at)):

@@ -17,6 +17,8 @@ from scipy.stats import spearmanr
 from skimage.metrics import structural_similarity
 from torch import nn
 
+from generator.models.hooks import inner_module
+
 PASS_BELOW = 0.5  # a method passes when, with every layer randomised, the mean Spearman rho is below this
 
 
@@ -39,8 +41,7 @@ class SanityResult:
 
 def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """Conv2d and Linear layers of the user's model, top (output side) first."""
-    own = getattr(model, "inner", model)
-    layers = [(name, m) for name, m in own.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    layers = [(name, m) for name, m in inner_module(model).named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     return layers[::-1]
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
+from generator.data.fer2013 import NUM_CLASSES
 from generator.errors import InputError
 
-NUM_CLASSES = 7
 EXPECTED_INPUT = (1, 48, 48)
 # Input shapes a student's model is often built for; tried only after the 48x48 probe failed, to say which fits.
 OTHER_INPUTS = ((3, 48, 48), (1, 64, 64), (3, 64, 64), (1, 32, 32), (3, 32, 32), (1, 28, 28), (1, 96, 96),

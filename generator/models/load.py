@@ -19,6 +19,7 @@ from torch import nn
 from generator.config import ModelSettings
 from generator.errors import InputError
 from generator.models.check import check_model
+from generator.models.hooks import CallRecorder, inner_module
 from generator.models.train import DEMO_WEIGHTS
 
 STATE_DICT_KEYS = ("state_dict", "model", "network", "model_state_dict", "net")
@@ -176,25 +177,16 @@ def load_model(settings: ModelSettings, root: Path, device: str = "cpu") -> Load
 def conv_layers(model: nn.Module, size: int = 48) -> list[tuple[str, nn.Conv2d, tuple]]:
     """Every Conv2d of the model in forward order, with its output shape for one 48x48 image.
 
-    Names are those of the user's own model (inside the normalising wrapper)."""
-    shapes: dict[str, tuple] = {}
-
-    def record(name):
-        def hook(_module, _inputs, output):  # returns None: a returned value would replace the output
-            shapes.setdefault(name, tuple(output.shape[1:]))
-        return hook
-
-    own = getattr(model, "inner", model)
+    Names are those of the user's own model (inside the normalising wrapper); a conv that runs more than once
+    shows its first output's shape."""
+    own = inner_module(model)
     if isinstance(own, torch.jit.ScriptModule):
         raise InputError("a TorchScript model does not allow hooks on its layers, so its conv layers cannot be "
                          "listed; load the state_dict with model.architecture instead")
-    hooks = [module.register_forward_hook(record(name))
-             for name, module in own.named_modules() if isinstance(module, nn.Conv2d)]
-    try:
-        with torch.inference_mode():
-            model(torch.zeros(1, 1, size, size))
-    finally:
-        for hook in hooks:
-            hook.remove()
-    modules = dict(own.named_modules())
-    return [(name, modules[name], shape) for name, shape in shapes.items()]
+    names = {module: name for name, module in own.named_modules() if isinstance(module, nn.Conv2d)}
+    with torch.inference_mode(), CallRecorder(names) as recorder:
+        model(torch.zeros(1, 1, size, size))
+    shapes: dict[nn.Module, tuple] = {}
+    for call in recorder.calls:  # in the order the convs ran
+        shapes.setdefault(call.module, tuple(call.output.shape[1:]))
+    return [(names[module], module, shape) for module, shape in shapes.items()]

@@ -1,0 +1,88 @@
+"""Forward hooks on the user's model, in one place: its inner module, recording what layers receive and return,
+and stopping the forward pass at a layer.
+
+Hooks outlive the call that registered them unless removed, and a forgotten one runs on every later forward pass
+(Grad-CAM's would keep every batch's activations alive). So every hook here belongs to a context manager, or to a
+try/finally in the one function that registers it, and is removed explicitly on the way out, also when the
+forward pass raises; nothing relies on garbage collection.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import torch
+from torch import nn
+
+
+def inner_module(model: nn.Module) -> nn.Module:
+    """The user's own model inside the normalising wrapper (``NormalisedModel.inner``), else the model itself.
+
+    Layer names come from it, so they are the names the user gave (``features.3``, not ``inner.features.3``)."""
+    return getattr(model, "inner", model)
+
+
+@dataclass(frozen=True)
+class Call:
+    module: nn.Module
+    input: torch.Tensor | None  # the first positional argument, None for a call without one
+    output: object              # the module's return value, as the next layer receives it
+
+
+class CallRecorder:
+    """While open, records every call of ``modules`` in the order the calls return.
+
+    A module that runs twice in one pass (a shared ReLU, say) is recorded twice. The recorded tensors are the
+    ones the forward pass uses, still attached to its autograd graph, so a gradient can be taken with respect to
+    an output (Grad-CAM). Use it as ``with CallRecorder(layers) as recorder: model(x)``; the hooks go on entry
+    and come off on exit, or earlier with ``release()``. An exception in the forward pass is never swallowed.
+    """
+
+    def __init__(self, modules: Iterable[nn.Module]):
+        self.modules = list(modules)
+        self.calls: list[Call] = []
+        self._handles: list = []
+
+    def __enter__(self) -> CallRecorder:
+        self._handles = [module.register_forward_hook(self._record) for module in self.modules]
+        return self
+
+    def __exit__(self, *_exception) -> None:
+        self.release()
+
+    def release(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def _record(self, module: nn.Module, args: tuple, output) -> None:  # returning None leaves the output as is
+        self.calls.append(Call(module, args[0] if args else None, output))
+
+    def outputs(self, module: nn.Module) -> list:
+        """What ``module`` returned, one entry per call, in call order."""
+        return [call.output for call in self.calls if call.module is module]
+
+
+class ReachedLayer(BaseException):
+    """Raised by a pre-hook to stop the forward pass once a layer's input is known. A BaseException, so a model
+    whose forward catches ``Exception`` cannot swallow it and run on."""
+
+
+def input_of(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
+    """The tensor that reaches ``layer`` when ``x`` goes through ``model``, or None when the forward pass never
+    calls ``layer``. Nothing from ``layer`` on runs, because the methods that ask need only the front of the model
+    (filter ascent runs it at every step). Gradients flow as the caller's grad mode allows."""
+    reached = {}
+
+    def stop(_module, args):
+        reached["input"] = args[0]
+        raise ReachedLayer
+
+    handle = layer.register_forward_pre_hook(stop)
+    try:
+        model(x)
+    except ReachedLayer:
+        pass
+    finally:
+        handle.remove()
+    return reached.get("input")
