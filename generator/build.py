@@ -18,6 +18,7 @@ from generator.explain.regions import template_parts
 from generator.imageset import pick_images, predict
 from generator.inputs import DataInputs, load_data
 from generator.models.fast import inference_model
+from generator.models.hooks import inner_module
 from generator.models.load import LoadedModel, load_model
 from generator.only import merged_files, previous_context, require_full_build
 from generator.pages import report_context
@@ -89,8 +90,7 @@ def _load_and_check(settings: Settings, data: DataInputs | None, device: str, pr
 
 def _source_file(model: torch.nn.Module) -> Path | None:
     """The file that defines the model's class (a student may edit it without retraining), or None (TorchScript)."""
-    inner = getattr(model, "inner", model)
-    path = getattr(sys.modules.get(type(inner).__module__), "__file__", None)
+    path = getattr(sys.modules.get(type(inner_module(model)).__module__), "__file__", None)
     return Path(path).resolve() if path and Path(path).is_file() else None
 
 
