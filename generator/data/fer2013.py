@@ -33,7 +33,6 @@ class Dataset:
     images: np.ndarray          # (N, 48, 48) uint8
     labels: np.ndarray          # (N,) int64
     usage: np.ndarray           # (N,) str: Training / PublicTest / PrivateTest ("" where the file has none)
-    source: str                 # the file, or a description of the synthetic set
     parts: np.ndarray | None = None  # (N, 48, 48) uint8 part label maps, synthetic data only
 
     def __len__(self) -> int:
@@ -127,7 +126,7 @@ def _load_fast(path: Path) -> Dataset | None:
         usage = np.array(USAGES)[codes].astype(f"<U{width}")
     else:
         usage = np.full(len(labels), "")
-    return Dataset(images.reshape(-1, 48, 48), labels, usage, str(path))
+    return Dataset(images.reshape(-1, 48, 48), labels, usage)
 
 
 def _map(handle) -> mmap.mmap:
@@ -175,7 +174,7 @@ def _load_exactly(path: Path) -> Dataset:
             raise InputError(f"{path}:{_line_of_bad_utf8(path)}: not UTF-8 text, expected a CSV saved as UTF-8") from None
     if not labels:
         raise InputError(f"{path}: no data rows after the header")
-    return Dataset(np.stack(images).reshape(-1, 48, 48), np.array(labels, np.int64), np.array(usage), str(path))
+    return Dataset(np.stack(images).reshape(-1, 48, 48), np.array(labels, np.int64), np.array(usage))
 
 
 def _line_of_bad_utf8(path: Path) -> int:
