@@ -47,7 +47,7 @@ class OcclusionResult:
 def occlusion(model: nn.Module, face: np.ndarray, target: int, box: int = 15, stride: int = 1, fill: float = 1.0,
               batch_size: int | None = None, batched_model: nn.Module | None = None) -> OcclusionResult:
     """``face`` is (48, 48) in [0, 1]. Every box position is scored, ``batch_size`` positions per pass (default:
-    each path's fastest measured). ``model`` is the eager model: the incremental path needs its layers. If its
+    the chosen path's ``BATCH_SIZE``). ``model`` is the eager model: the incremental path needs its layers. If its
     architecture is not covered, the batched path runs ``batched_model`` (e.g. the traced fast model) or ``model``."""
     image = torch.from_numpy(np.asarray(face, np.float32))[None]
     size = image.shape[-1]
