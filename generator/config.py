@@ -72,13 +72,13 @@ class ImageSetSettings:
 @dataclass(frozen=True)
 class FilterSettings:
     layer: str = ""  # a Conv2d name from `python -m generator layers`; empty: the second conv (block 1's second)
-    steps: int = _at_least(1, 100)  # the reference report's "ascent epochs"
+    steps: int = _at_least(1, 100)  # gradient-ascent steps, the same for every filter
     lr: float = _at_least(0.0, 0.05)  # Adam step on pixels in [0, 1]
     start: str = _choice("gray", "noise", "image", default="gray")  # gray + faint noise, uniform noise, the face
     l2: float = _at_least(0.0, 0.01)  # pulls pixels toward mid-gray, so patterns stay local
     tv: float = _at_least(0.0, 0.05)  # total variation, against pixel-level noise
     jitter: int = _at_least(0, 1)  # random shift of up to this many pixels each step, against high-frequency artefacts
-    image_row: int = 6987  # the image whose feature maps are shown (the reference used 6987); else the first face
+    image_row: int = 6987  # the image whose feature maps are shown; if the data has no such row, the first face
     top: int = _at_least(1, 8)  # filters shown side by side with their outputs
 
 
@@ -88,7 +88,7 @@ class LimeSettings:
     segments: int = _at_least(2, 50)  # SLIC superpixels asked for; on a 48x48 face ~35-45 come out, ~7x7 pixels
     compactness: float = _at_least(0.0, 8.0)  # on lime's Lab scale: 8 follows brows, eyes, mouth; 20+ is a grid
     features: int = _at_least(1, 5)  # superpixels shown for each sign
-    batch_size: int = _at_least(1, 32)  # measured: a course-sized CNN on this CPU runs ~2x faster at 8-32 than at 128
+    batch_size: int = _at_least(1, 32)  # faces per forward pass; benchmarks/lime_batch.py times other sizes
 
 
 @dataclass(frozen=True)

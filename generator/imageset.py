@@ -20,7 +20,8 @@ class ImageSet:
 
 
 def predict(model: torch.nn.Module, images: np.ndarray, batch: int = 32) -> np.ndarray:
-    """Class probabilities (N, 7) for uint8 faces (N, 48, 48). Batch 32: the CPU's cache sweet spot."""
+    """Class probabilities (N, 7) for uint8 faces (N, 48, 48), ``batch`` faces per forward pass, so a full-size
+    CSV never becomes one large float tensor."""
     out = []
     with torch.inference_mode():
         for k in range(0, len(images), batch):

@@ -54,7 +54,7 @@ def load_data(settings: Settings) -> DataInputs:
     # Only the validation rows are rendered: every image has its own seed, so any subset renders alone.
     rows = np.array([i for i in range(count) if synth.usage_of(i) == "PublicTest"])
     images, labels, parts = synth.render_dataset(seed, rows)
-    dataset = Dataset(images, labels, np.full(len(rows), "PublicTest"), f"synthetic seed {seed}", parts)
+    dataset = Dataset(images, labels, np.full(len(rows), "PublicTest"), parts)
     digest = hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()
     return DataInputs(dataset, rows, np.arange(len(rows)), count, True,
                       f"bundled synthetic faces (seed {seed})", f"內附的合成人臉（種子 {seed}）",

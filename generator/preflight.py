@@ -1,6 +1,6 @@
 """Checks that need the loaded model and data but no analysis: run right after loading, so a bad layer name, a
-row that is not in the data or an output folder that cannot be written stops the build in seconds, with one line,
-instead of after minutes of computing.
+row that is not in the data or an output folder that cannot be written stops the build with one line before any
+analysis runs, not after it.
 """
 from __future__ import annotations
 

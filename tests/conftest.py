@@ -1,16 +1,27 @@
-"""Shared fixtures: a tiny CNN and tiny FER2013-format files, so no test needs a training run."""
+"""Shared fixtures and helpers: a tiny CNN, tiny FER2013-format files and project folders, so no test needs a
+training run; one way to run the command line and one way to tell whether a folder changed."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from generator.data import synth
+from generator.data.fer2013 import write_csv
 from generator.models.cnn import FerCNN
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY_KWARGS = {"blocks": [[4, 8]], "hidden": 8}
+TINY_ARCHITECTURE = "generator.models.cnn:FerCNN"
+# Fewer samples, steps and box positions than the defaults: the same code paths, a test suite that stays fast.
+QUICK = ["--set", "lime.num_samples=100", "--set", "filters.steps=10", "--set", "occlusion.stride=3",
+         "--set", "trust.lime_seeds=2", "--set", "attribution.ig_steps=8", "--set", "attribution.smoothgrad_samples=4",
+         "--set", "trust.sanity_occlusion_stride=12"]
 
 
 def tiny_model(seed: int = 0) -> FerCNN:
@@ -24,10 +35,56 @@ def tiny_model(seed: int = 0) -> FerCNN:
     return model
 
 
-def snapshot(folder: Path) -> dict:
-    """Every file under ``folder``: relative path -> (bytes, mtime in ns). Equal snapshots: nothing was rewritten."""
-    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+def snapshot(folder: Path, folders: bool = False) -> dict:
+    """Every file under ``folder``: relative path -> (bytes, mtime in ns). Equal snapshots: nothing was rewritten.
+
+    With ``folders``, every folder too, as (None, mtime): then a folder made, or a file made and removed, shows."""
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if folders or p.is_file()}
+
+
+def run_cli(folder: Path, *args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
+    """``python -m generator *args`` in a fresh process started in ``folder``, importing this checkout's package,
+    with ``env`` added to the environment. Returns the exit code, stdout and stderr (as text)."""
+    return subprocess.run([sys.executable, "-m", "generator", *args], cwd=folder, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT), **env), timeout=timeout)
+
+
+def quick_tables(flags: list[str]) -> dict[str, list[str]]:
+    """``--set section.key=value`` flags as the TOML lines of each table, so in-process builds see them too."""
+    tables: dict[str, list[str]] = {}
+    for dotted, value in (text.split("=", 1) for text in flags if text != "--set"):
+        section, key = dotted.split(".")
+        tables.setdefault(section, []).append(f"{key} = {value}")
+    return tables
+
+
+def write_project(folder: Path, model: torch.nn.Module | None = None, **tables: list[str]) -> Path:
+    """A project folder: a checkpoint, 70 synthetic faces (one validation face per class) in ``faces.csv`` and a
+    pyproject.toml that points at them, followed by ``tables`` (table name -> its TOML lines).
+
+    The checkpoint is ``model`` pickled whole as ``model.pt``, or by default the tiny CNN's weights as ``tiny.pt``,
+    loaded through its class as a student's state_dict would be."""
+    if model is None:
+        torch.save({"state_dict": tiny_model().state_dict()}, folder / "tiny.pt")
+        model_lines = ['path = "tiny.pt"', f'architecture = "{TINY_ARCHITECTURE}"',
+                       f'kwargs = {{blocks = {TINY_KWARGS["blocks"]}, hidden = {TINY_KWARGS["hidden"]}}}']
+    else:
+        torch.save(model, folder / "model.pt")
+        model_lines = ['path = "model.pt"']
+    images, labels, _ = synth.render_dataset(5, range(70))
+    write_csv(folder / "faces.csv", images, labels, [synth.usage_of(i) for i in range(70)])
+    tables = {"model": model_lines, "data": ['csv = "faces.csv"'], **tables}
+    (folder / "pyproject.toml").write_text("".join(f"[tool.generator.{name}]\n" + "\n".join(lines) + "\n"
+                                                   for name, lines in tables.items()), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def tiny_project(tmp_path):
+    """A project folder with a tiny checkpoint, a 70-row synthetic CSV, the author's names and QUICK's settings."""
+    return write_project(tmp_path, author=['student_id = "b11901001"', 'name = "王小明"'],
+                         collaborators=['q1 = ["林小華"]'], **quick_tables(QUICK))
 
 
 @pytest.fixture

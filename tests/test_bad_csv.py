@@ -3,14 +3,10 @@
 Each bad file must end the build with exit code 2 and exactly one line on stderr, naming the file, the line and
 what was expected, and leave the project folder (with a site already in it) exactly as it was.
 """
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
-from conftest import ROOT, pixel_string, write_rows
+from conftest import pixel_string, run_cli, snapshot, write_rows
 from generator.data.fer2013 import load_csv
 from generator.errors import InputError
 
@@ -49,16 +45,9 @@ def project(tmp_path):
     return tmp_path
 
 
-def _snapshot(folder):
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None, p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*"))}
-
-
 def _build(project, csv, *flags):
-    command = [sys.executable, "-m", "generator", *flags, "build", "--config", str(project / "pyproject.toml"),
-               "--data", str(csv), "--out", str(project / "site")]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    return run_cli(project, *flags, "build", "--config", str(project / "pyproject.toml"), "--data", str(csv),
+                   "--out", str(project / "site"))
 
 
 @pytest.mark.parametrize("name,content,message", CASES, ids=[case[0] for case in CASES])
@@ -66,11 +55,11 @@ def test_bad_csv_exits_2_with_one_line_and_changes_nothing(project, name, conten
     csv = project / "data.csv"
     if content is not None:
         csv.write_bytes(content)
-    before = _snapshot(project)
+    before = snapshot(project, folders=True)
     run = _build(project, csv)
     assert run.stderr.splitlines() == [f"error: {csv}{message}"]
     assert run.returncode == 2 and run.stdout == ""
-    assert _snapshot(project) == before
+    assert snapshot(project, folders=True) == before
 
 
 def test_debug_shows_the_traceback(project):

@@ -3,25 +3,15 @@
 Each must exit 2 with exactly one line on stderr (the file, the row or key, what was expected), no traceback, within
 the first seconds (before any analysis), and leave the output folder and the project folder exactly as they were.
 """
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
 
-from conftest import ROOT, TINY_KWARGS, tiny_model
-from conftest import snapshot as _state
-from generator.data import synth
-from generator.data.fer2013 import write_csv
+from conftest import TINY_ARCHITECTURE, TINY_KWARGS, run_cli, snapshot, tiny_model, write_project
 from generator.models.cnn import FerCNN
-
-ARCH = "generator.models.cnn:FerCNN"
 
 
 def _models(folder):
     """Checkpoints that load but do not fit, each saved as a student would have it."""
-    torch.save({"state_dict": tiny_model().state_dict()}, folder / "tiny.pt")
     torch.save(FerCNN(blocks=[[4, 8], [8]], hidden=8).state_dict(), folder / "other_arch.pt")
     rgb = tiny_model()
     rgb.features[0] = torch.nn.Conv2d(3, 4, 3, padding=1, bias=False)
@@ -38,18 +28,8 @@ def _models(folder):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("project")
+    folder = write_project(tmp_path_factory.mktemp("project"))  # the tiny checkpoint, which fits
     _models(folder)
-    images, labels, _ = synth.render_dataset(5, range(70))
-    write_csv(folder / "faces.csv", images, labels, [synth.usage_of(i) for i in range(70)])
-    (folder / "pyproject.toml").write_text(f"""
-[tool.generator.model]
-path = "tiny.pt"
-architecture = "{ARCH}"
-kwargs = {{blocks = {TINY_KWARGS["blocks"]}, hidden = {TINY_KWARGS["hidden"]}}}
-[tool.generator.data]
-csv = "faces.csv"
-""")
     (folder / "a_file").write_text("not a folder\n")
     return folder
 
@@ -65,28 +45,22 @@ def site(tmp_path):
     return out
 
 
-def run(project, *args):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "generator", *args], cwd=project, env=env, capture_output=True,
-                          text=True, timeout=600)
-
-
 def _fails_cleanly(project, site, args, expected):
     """Exit 2, one stderr line that starts with ``expected``, no traceback, nothing touched."""
-    before_site, before_project = _state(site), _state(project)
-    result = run(project, "build", "--out", str(site), *args)
+    before_site, before_project = snapshot(site), snapshot(project)
+    result = run_cli(project, "build", "--out", str(site), *args)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert lines[0].startswith("error: " + expected), lines[0]
     assert "analysis" not in result.stdout and "q1 saliency" not in result.stdout  # failed before any analysis
-    assert _state(site) == before_site and _state(project) == before_project
+    assert snapshot(site) == before_site and snapshot(project) == before_project
     return lines[0]
 
 
 def test_weights_of_another_architecture_list_the_keys(project, site):
     _fails_cleanly(project, site, ["--model", "other_arch.pt"], (
-        f"{project / 'other_arch.pt'}: the weights do not fit {ARCH}(blocks=[[4, 8]], hidden=8): "
+        f"{project / 'other_arch.pt'}: the weights do not fit {TINY_ARCHITECTURE}(blocks=[[4, 8]], hidden=8): "
         "6 unexpected: features.7.weight, features.8.weight, features.8.bias, features.8.running_mean and 2 more; "
         "1 wrong shape: classifier.2.weight (8, 1152) in the file, (8, 4608) in the model "
         "(check model.architecture and model.kwargs)"))
@@ -170,15 +144,15 @@ def test_settings_errors_name_where_the_value_came_from(project, site, tmp_path,
 ])
 def test_an_output_folder_that_cannot_be_written(project, site, out, expected):
     # Tests run as root, which ignores chmod: a path inside a regular file and /proc refuse even root.
-    before = _state(project)
-    result = run(project, "build", "--out", out)
+    before = snapshot(project)
+    result = run_cli(project, "build", "--out", out)
     assert result.returncode == 2 and result.stderr.splitlines() == [
         "error: " + expected.format(project=project)], result.stderr
-    assert _state(project) == before
+    assert snapshot(project) == before
 
 
 def test_debug_shows_the_traceback(project):
-    result = run(project, "--debug", "build", "--model", "nowhere.pt")
+    result = run_cli(project, "--debug", "build", "--model", "nowhere.pt")
     assert result.returncode == 1  # Python's own exit for an uncaught exception
     assert "Traceback (most recent call last)" in result.stderr
     assert result.stderr.strip().endswith(f"generator.errors.InputError: {project / 'nowhere.pt'}: model file not found")

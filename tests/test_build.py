@@ -5,15 +5,11 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
-from conftest import ROOT, TINY_KWARGS, tiny_model
-from conftest import snapshot as _snapshot
+from conftest import QUICK, ROOT, snapshot
 from generator.build import build
 from generator.cli import main
 from generator.config import load_settings
-from generator.data import synth
-from generator.data.fer2013 import write_csv
 
 PAGES = ["index", "q1", "q2", "q3", "q4", "trust", "reproducibility"]
 SANITY_CHECKED = ["saliency", "smoothgrad", "integrated_gradients", "gradcam", "occlusion"]
@@ -29,54 +25,12 @@ EXPECTED_FILES = sorted(
 )
 QUESTION_FIGURES = {"q1": "figures/q1/saliency_{}.png", "q3": "figures/q3/lime_{}.png",
                     "q4": "figures/q4/occlusion_{}.png"}
-# Fewer samples, steps and box positions than the defaults: the same code paths, a test suite that stays fast.
-QUICK = ["--set", "lime.num_samples=100", "--set", "filters.steps=10", "--set", "occlusion.stride=3",
-         "--set", "trust.lime_seeds=2", "--set", "attribution.ig_steps=8", "--set", "attribution.smoothgrad_samples=4",
-         "--set", "trust.sanity_occlusion_stride=12"]
-
-
-def _tree(folder):
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-
-
-@pytest.fixture
-def tiny_project(tmp_path):
-    """A project folder with a tiny checkpoint and a 70-row synthetic CSV (one validation face per class)."""
-    torch.save({"state_dict": tiny_model().state_dict()}, tmp_path / "tiny.pt")
-    images, labels, _ = synth.render_dataset(5, range(70))
-    write_csv(tmp_path / "faces.csv", images, labels, [synth.usage_of(i) for i in range(70)])
-    (tmp_path / "pyproject.toml").write_text(f"""
-[tool.generator.author]
-student_id = "b11901001"
-name = "王小明"
-[tool.generator.collaborators]
-q1 = ["林小華"]
-[tool.generator.model]
-path = "tiny.pt"
-architecture = "generator.models.cnn:FerCNN"
-kwargs = {{blocks = {TINY_KWARGS["blocks"]}, hidden = {TINY_KWARGS["hidden"]}}}
-[tool.generator.data]
-csv = "faces.csv"
-[tool.generator.lime]
-num_samples = 100
-[tool.generator.filters]
-steps = 10
-[tool.generator.occlusion]
-stride = 3
-[tool.generator.trust]
-lime_seeds = 2
-sanity_occlusion_stride = 12
-[tool.generator.attribution]
-ig_steps = 8
-smoothgrad_samples = 4
-""", encoding="utf-8")
-    return tmp_path
 
 
 def test_tiny_build_writes_exactly_the_pages_of_both_languages(tiny_project):
     result = build(load_settings(tiny_project / "pyproject.toml"), ROOT / "templates")
     site = tiny_project / "site_src"
-    assert _tree(site) == EXPECTED_FILES
+    assert sorted(snapshot(site)) == EXPECTED_FILES
     assert result["files"] == {"written": len(EXPECTED_FILES) - 1, "unchanged": 0, "removed": 0}
     zh, en = (site / "q1.md").read_text(), (site / "q1.en.md").read_text()
     for c in range(7):
@@ -97,10 +51,10 @@ def test_tiny_build_writes_exactly_the_pages_of_both_languages(tiny_project):
 def test_second_build_rewrites_nothing(tiny_project):
     settings = load_settings(tiny_project / "pyproject.toml")
     build(settings, ROOT / "templates")
-    before = _snapshot(tiny_project / "site_src")
+    before = snapshot(tiny_project / "site_src")
     result = build(settings, ROOT / "templates")
     assert result["files"]["written"] == 0 and result["files"]["removed"] == 0
-    assert _snapshot(tiny_project / "site_src") == before
+    assert snapshot(tiny_project / "site_src") == before
     assert result["computed"] == [] and result["cached"] == ["predictions", "q1", "q2", "q3", "q4", "trust"]
 
 
@@ -116,24 +70,24 @@ def test_a_changed_setting_recomputes_only_what_depends_on_it(tiny_project):
 def test_a_damaged_cache_entry_is_recomputed(tiny_project):
     settings = load_settings(tiny_project / "pyproject.toml")
     build(settings, ROOT / "templates")
-    before = _snapshot(tiny_project / "site_src")
+    before = snapshot(tiny_project / "site_src")
     for entry in (tiny_project / ".generator-cache").glob("q2-*.pickle"):
         entry.write_bytes(entry.read_bytes()[:100])  # as if a build died while writing it (never renamed)
     result = build(settings, ROOT / "templates")
     assert result["computed"] == ["q2"]
-    assert {k: v[0] for k, v in _snapshot(tiny_project / "site_src").items()} == {k: v[0] for k, v in before.items()}
+    assert {k: v[0] for k, v in snapshot(tiny_project / "site_src").items()} == {k: v[0] for k, v in before.items()}
 
 
 def test_failed_build_leaves_site_src_as_it_was(tiny_project, tmp_path):
     settings = load_settings(tiny_project / "pyproject.toml")
     build(settings, ROOT / "templates")
-    before = _snapshot(tiny_project / "site_src")
+    before = snapshot(tiny_project / "site_src")
     broken = tmp_path / "templates"
     shutil.copytree(ROOT / "templates", broken)
     (broken / "en" / "reproducibility.md.j2").write_text("{{ no_such_value }}")  # the last page rendered
     with pytest.raises(Exception, match="no_such_value"):
         build(settings, broken)
-    assert _snapshot(tiny_project / "site_src") == before
+    assert snapshot(tiny_project / "site_src") == before
 
 
 def test_author_prose_is_kept_and_never_overwritten(tiny_project, tmp_path):

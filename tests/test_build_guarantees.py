@@ -8,13 +8,9 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, TINY_KWARGS, tiny_model
-from conftest import snapshot as _tree
+from conftest import QUICK, ROOT, quick_tables, run_cli, snapshot, tiny_model, write_project
 from generator.build import build
 from generator.config import load_settings
-from generator.data import synth
-from generator.data.fer2013 import write_csv
-from test_build import QUICK
 
 # Fewer still than QUICK for the trust page's reference orders and steps: these tests check files, not scores.
 QUICKER = [*QUICK, "--set", "trust.random_orders=1", "--set", "trust.pixels_per_step=288"]
@@ -22,22 +18,7 @@ QUICKER = [*QUICK, "--set", "trust.random_orders=1", "--set", "trust.pixels_per_
 
 def _project(folder, model):
     folder.mkdir()
-    torch.save(model, folder / "model.pt")
-    images, labels, _ = synth.render_dataset(5, range(70))
-    write_csv(folder / "faces.csv", images, labels, [synth.usage_of(i) for i in range(70)])
-    quick = [text.split("=", 1) for text in QUICKER if text != "--set"]  # in the file, so in-process builds see it
-    tables = {"model": ['path = "model.pt"'], "data": ['csv = "faces.csv"']}
-    for dotted, value in quick:
-        section, key = dotted.split(".")
-        tables.setdefault(section, []).append(f"{key} = {value}")
-    (folder / "pyproject.toml").write_text("".join(f"[tool.generator.{section}]\n" + "\n".join(lines) + "\n"
-                                                   for section, lines in tables.items()))
-    return folder
-
-
-def _cli(folder, *args, **env):
-    return subprocess.run([sys.executable, "-m", "generator", *args], cwd=folder, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT), **env), timeout=1200)
+    return write_project(folder, model, **quick_tables(QUICKER))
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +28,7 @@ def never_happy(tmp_path_factory):
     with torch.no_grad():
         model.classifier[-1].bias[3] -= 50.0
     folder = _project(tmp_path_factory.mktemp("never_happy") / "project", model)
-    result = _cli(folder, "build")
+    result = run_cli(folder, "build", timeout=1200)
     assert result.returncode == 0, result.stderr
     return folder, result
 
@@ -65,7 +46,7 @@ def test_a_class_with_no_correct_image_falls_back_and_says_so(never_happy):
 def test_a_failure_in_the_last_stage_leaves_the_site_byte_identical(never_happy, tmp_path, monkeypatch):
     folder = tmp_path / "project"
     shutil.copytree(never_happy[0], folder)  # with its site and its cache
-    before = _tree(folder / "site_src")
+    before = snapshot(folder / "site_src")
     from generator.questions import trust
 
     def broken(*_args, **_kwargs):
@@ -75,16 +56,16 @@ def test_a_failure_in_the_last_stage_leaves_the_site_byte_identical(never_happy,
     settings = load_settings(folder / "pyproject.toml", {"author.name": "a new name"})
     with pytest.raises(RuntimeError, match="injected failure"):
         build(settings, ROOT / "templates")
-    assert _tree(folder / "site_src") == before
+    assert snapshot(folder / "site_src") == before
 
 
 def test_two_builds_with_other_hash_seeds_give_the_same_bytes(tmp_path):
     trees = []
     for hash_seed in ("1", "2"):  # separate folders, so the second build computes everything again
         folder = _project(tmp_path / f"seed{hash_seed}", tiny_model())
-        result = _cli(folder, "build", PYTHONHASHSEED=hash_seed)
+        result = run_cli(folder, "build", timeout=1200, PYTHONHASHSEED=hash_seed)
         assert result.returncode == 0, result.stderr
-        trees.append({name: data for name, (data, _) in _tree(folder / "site_src").items()})
+        trees.append({name: data for name, (data, _) in snapshot(folder / "site_src").items()})
     assert sorted(trees[0]) == sorted(trees[1]) and any(name.endswith(".png") for name in trees[0])
     assert [name for name in trees[0] if trees[0][name] != trees[1][name]] == []
 
@@ -122,11 +103,11 @@ def test_a_bug_or_an_interrupt_exits_with_its_code_and_one_line(tmp_path, monkey
 def test_only_q4_rewrites_q4_alone(never_happy, tmp_path):
     folder = tmp_path / "project"
     shutil.copytree(never_happy[0], folder)
-    before = _tree(folder / "site_src")
+    before = snapshot(folder / "site_src")
     settings = load_settings(folder / "pyproject.toml", {"occlusion.box": 9})
     result = build(settings, ROOT / "templates", only="q4")
     assert result["computed"] == ["q4"]
-    after = _tree(folder / "site_src")
+    after = snapshot(folder / "site_src")
     changed = sorted(name for name in after if after[name] != before.get(name))
     assert changed == sorted(["q4.en.md", "q4.md"] + [f"figures/q4/occlusion_{c}.png" for c in range(7)])
     assert sorted(after) == sorted(before)

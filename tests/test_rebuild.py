@@ -6,11 +6,10 @@ import sys
 
 import torch
 
-from conftest import ROOT, snapshot as _snapshot, tiny_model
+from conftest import ROOT, snapshot, tiny_model
 from generator.build import build
 from generator.config import load_settings
 from generator.rebuild import rebuild_pages
-from test_build import tiny_project  # noqa: F401  (the fixture)
 
 
 def _quick(project, templates=ROOT / "templates", overrides=None):
@@ -20,14 +19,14 @@ def _quick(project, templates=ROOT / "templates", overrides=None):
 
 def test_nothing_changed_rewrites_nothing_and_never_imports_torch(tiny_project):
     build(load_settings(tiny_project / "pyproject.toml"), ROOT / "templates")
-    before = _snapshot(tiny_project / "site_src")
+    before = snapshot(tiny_project / "site_src")
     script = ("import sys; from generator.cli import main; code = main(['build', '--config', sys.argv[1]]); "
               "print('result', code, 'torch' in sys.modules, 'matplotlib' in sys.modules)")
     run = subprocess.run([sys.executable, "-c", script, str(tiny_project / "pyproject.toml")],
                          capture_output=True, text=True, cwd=ROOT)
     assert run.stdout.splitlines()[-1] == "result 0 False False", run.stderr
     assert "0 files written" in run.stdout
-    assert _snapshot(tiny_project / "site_src") == before  # bytes and mtimes
+    assert snapshot(tiny_project / "site_src") == before  # bytes and mtimes
 
 
 def test_a_template_edit_renders_the_same_pages_as_a_full_build(tiny_project, tmp_path):
@@ -38,11 +37,11 @@ def test_a_template_edit_renders_the_same_pages_as_a_full_build(tiny_project, tm
     page.write_text(page.read_text() + "\nA sentence added by the author.\n")
     result = _quick(tiny_project, templates)
     assert result is not None and result["files"]["written"] == 1 and result["computed"] == []
-    quick = _snapshot(tiny_project / "site_src")
+    quick = snapshot(tiny_project / "site_src")
     assert "A sentence added by the author." in (tiny_project / "site_src" / "q3.en.md").read_text()
     full = build(load_settings(tiny_project / "pyproject.toml"), templates, force=True)
     assert full["files"]["written"] == 0  # the full build, every stage recomputed, gives the same bytes
-    assert {k: v[0] for k, v in _snapshot(tiny_project / "site_src").items()} == {k: v[0] for k, v in quick.items()}
+    assert {k: v[0] for k, v in snapshot(tiny_project / "site_src").items()} == {k: v[0] for k, v in quick.items()}
 
 
 def test_author_names_take_the_quick_path_and_reach_the_pages(tiny_project):

@@ -39,7 +39,6 @@ def occluded(face: torch.Tensor, y: int, x: int, box: int, fill: float) -> torch
 @dataclass(frozen=True)
 class OcclusionResult:
     heatmap: np.ndarray       # (ny, nx) probability of the target class with the box centred at each position
-    positions: np.ndarray     # (ny,) and (nx,) pixel coordinates of the centres, stacked as (2, n)
     baseline: float           # the probability with no box
     lowest: tuple[int, int]   # (y, x) of the centre with the lowest probability
     lowest_image: np.ndarray  # (48, 48) the face with that box
@@ -48,7 +47,7 @@ class OcclusionResult:
 def occlusion(model: nn.Module, face: np.ndarray, target: int, box: int = 15, stride: int = 1, fill: float = 1.0,
               batch_size: int | None = None, batched_model: nn.Module | None = None) -> OcclusionResult:
     """``face`` is (48, 48) in [0, 1]. Every box position is scored, ``batch_size`` positions per pass (default:
-    each path's fastest measured). ``model`` is the eager model: the incremental path needs its layers. If its
+    the chosen path's ``BATCH_SIZE``). ``model`` is the eager model: the incremental path needs its layers. If its
     architecture is not covered, the batched path runs ``batched_model`` (e.g. the traced fast model) or ``model``."""
     image = torch.from_numpy(np.asarray(face, np.float32))[None]
     size = image.shape[-1]
@@ -63,7 +62,7 @@ def occlusion(model: nn.Module, face: np.ndarray, target: int, box: int = 15, st
     iy, ix = np.unravel_index(int(np.argmin(heatmap)), heatmap.shape)
     lowest = (int(centres[iy]), int(centres[ix]))
     lowest_image = occluded(image, *lowest, box, fill)[0].numpy().astype(np.float64)
-    return OcclusionResult(heatmap, np.stack([centres, centres]), baseline, lowest, lowest_image)
+    return OcclusionResult(heatmap, baseline, lowest, lowest_image)
 
 
 def batched_heatmap(model: nn.Module, image: torch.Tensor, target: int, centres: np.ndarray, box: int, fill: float,

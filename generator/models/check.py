@@ -1,5 +1,5 @@
 """A probe forward right after loading: a model that cannot take 48x48 grayscale faces, or that does not give 7
-finite scores, stops the build with one line before any analysis runs (instead of a traceback minutes later).
+finite scores, stops the build with one line before any analysis runs (instead of a traceback from inside it).
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ when its bytes differ, so unchanged files keep their mtime (as in sphinx-gallery
 build and no longer produced are removed; files the generator never wrote are left alone.
 
 The folder holds the old report or the new one, never a mix: a failure or a Ctrl-C while staging removes the
-``.new`` files, and Ctrl-C during the moves (a few milliseconds of renames) is held until the last move is done.
+``.new`` files, and Ctrl-C during the moves (renames only, so brief) is held until the last move is done.
 """
 from __future__ import annotations
 
