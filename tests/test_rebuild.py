@@ -1,4 +1,4 @@
-"""The quick rebuild path: pages rendered from the last build's bundle, without torch, only when nothing the
+"""The quick rebuild path: pages rendered from the record of the last full build, without torch, only when nothing the
 analysis depends on has changed."""
 import shutil
 import subprocess
