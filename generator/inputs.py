@@ -12,17 +12,22 @@ from generator.data.fer2013 import Dataset, load_csv, validation_indices
 
 
 @dataclass(frozen=True)
+class SplitRule:
+    """How the validation split was chosen; the templates put it into words."""
+    kind: str                      # public_test (Kaggle's rows), stratified (seeded hold-out), every_tenth (demo)
+    fraction: float | None = None  # of a stratified hold-out
+    seed: int | None = None        # of a stratified hold-out
+
+
+@dataclass(frozen=True)
 class DataInputs:
     dataset: Dataset          # the rows the build needs (all rows of a CSV; the validation rows of synthetic data)
     rows: np.ndarray          # each dataset row's number in the full data set (a CSV's 0-based data row)
     validation: np.ndarray    # positions in ``dataset`` of the validation split
     total_rows: int
     synthetic: bool
-    description_en: str
-    description_zh: str
-    split_rule_en: str
-    split_rule_zh: str
-    file: str
+    split: SplitRule
+    file: str                 # a CSV's file name, or synthetic:<seed>:<count>
     sha256: str
     synthetic_seed: int | None = None
 
@@ -44,19 +49,14 @@ def load_data(settings: Settings) -> DataInputs:
         fraction = settings.data.validation_fraction
         validation = validation_indices(dataset, fraction, settings.seed)
         has_public = bool((dataset.usage == "PublicTest").any())
-        rule_en = "Kaggle's PublicTest rows" if has_public else f"a stratified {fraction:.0%} hold-out, seed {settings.seed}"
-        rule_zh = "Kaggle 的 PublicTest 列" if has_public else f"分層抽出 {fraction:.0%}，種子 {settings.seed}"
+        split = SplitRule("public_test") if has_public else SplitRule("stratified", fraction, settings.seed)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        return DataInputs(dataset, np.arange(len(dataset)), validation, len(dataset), False,
-                          f"FER2013-format CSV `{path.name}`", f"FER2013 格式的 CSV `{path.name}`",
-                          rule_en, rule_zh, path.name, digest)
+        return DataInputs(dataset, np.arange(len(dataset)), validation, len(dataset), False, split, path.name, digest)
     seed, count = settings.data.synthetic_seed, settings.data.synthetic_count
     # Only the validation rows are rendered: every image has its own seed, so any subset renders alone.
     rows = np.array([i for i in range(count) if synth.usage_of(i) == "PublicTest"])
     images, labels, parts = synth.render_dataset(seed, rows)
     dataset = Dataset(images, labels, np.full(len(rows), "PublicTest"), parts)
     digest = hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()
-    return DataInputs(dataset, rows, np.arange(len(rows)), count, True,
-                      f"bundled synthetic faces (seed {seed})", f"內附的合成人臉（種子 {seed}）",
-                      "every tenth image, as the demo model was trained", "每十張取一張，與示範模型訓練時相同",
+    return DataInputs(dataset, rows, np.arange(len(rows)), count, True, SplitRule("every_tenth"),
                       f"synthetic:{seed}:{count}", digest, seed)

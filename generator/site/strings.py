@@ -1,4 +1,6 @@
-"""Words that the build puts into both languages: class and region names. Sentences live in the templates."""
+"""The one strings module: names that Python itself hands to the pages, in both languages. Class and region names
+reach the pages through render.py's filters and context. Every sentence a reader sees is in the templates
+(templates/<language>/); the page context holds kinds and numbers."""
 
 LANGUAGES = ("zh-TW", "en")  # zh-TW is the default language: its pages have no suffix
 CLASS_NAMES = {
