@@ -103,7 +103,9 @@ def cmd_layers(args) -> None:
     from generator.models.load import conv_layers, load_model
     settings = _settings(args)
     loaded = load_model(settings.model, settings.root)
-    print(f"Conv layers of {loaded.path.name} ({loaded.description}), output shape for one 48x48 image:")
+    geometry = loaded.model.geometry
+    fed = "" if geometry.is_identity else f", fed to the model as {geometry.input_shape}"
+    print(f"Conv layers of {loaded.path.name} ({loaded.description}), output shape for one 48x48 face{fed}:")
     for k, (name, module, shape) in enumerate(conv_layers(loaded.model)):
         print(f"  {k:2d}  {name:<28} {module.in_channels:>4} -> {module.out_channels:<4} out {shape}")
 

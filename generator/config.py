@@ -53,6 +53,10 @@ class ModelSettings:
     input_mean: float = 0.0
     input_std: float = field(default=1.0, metadata={"min": 1e-12})
     output: str = _choice("logits", "probabilities", default="logits")
+    # What the model takes (generator/models/geometry.py); the face becomes that input inside the model wrapper.
+    input_size: int | list[int] = field(default=48, metadata={"size": (8, 512)})  # or [height, width]
+    input_channels: int = field(default=1, metadata={"choices": (1, 3)})  # 3: the gray face in every channel
+    resize: str = _choice("bilinear", "center-crop", "pad", default="bilinear")
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,8 @@ def _expected(hint) -> str:
 def _check_value(where: str, key: str, value, hint, spec):
     def fail(expected):
         raise InputError(f"{where}: {key} = {value!r}: expected {expected}")
+    if "size" in spec.metadata:
+        return _check_size(value, *spec.metadata["size"], fail)
     if get_origin(hint) is list:
         item = get_args(hint)[0]
         if not isinstance(value, list) or not all(isinstance(v, item) and not isinstance(v, bool) for v in value):
@@ -166,7 +172,7 @@ def _check_value(where: str, key: str, value, hint, spec):
         fail(_expected(hint))
     choices = spec.metadata.get("choices")
     if choices and value not in choices:
-        fail("one of " + ", ".join(choices))
+        fail("one of " + ", ".join(map(str, choices)))
     if hint is float and not math.isfinite(value):
         fail("a finite number")
     low, high = spec.metadata.get("min"), spec.metadata.get("max")
@@ -179,6 +185,25 @@ def _check_value(where: str, key: str, value, hint, spec):
     if hint is str and spec.metadata.get("nonempty") and not value.strip():
         fail("a non-empty string")
     return value
+
+
+def _check_size(value, low: int, high: int, fail):
+    """An image size: one int for a square, or [height, width]; each side from ``low`` to ``high``."""
+    sides = value if isinstance(value, list) and len(value) == 2 else [value]
+    if not all(isinstance(side, int) and not isinstance(side, bool) and low <= side <= high for side in sides):
+        fail(f"an integer from {low} to {high}, or [height, width] of such integers")
+    return list(value) if isinstance(value, list) else value
+
+
+def _check_geometry(model: ModelSettings, where: str) -> None:
+    """The settings that only make sense together: a crop cannot grow the face, a border cannot shrink it."""
+    sides = [model.input_size] if isinstance(model.input_size, int) else model.input_size
+    if model.resize == "center-crop" and max(sides) > 48:
+        raise InputError(f"{where}: resize = 'center-crop' with input_size = {model.input_size!r}: expected a size "
+                         "of at most 48, a crop of the 48x48 face; use resize = 'bilinear' to scale the face up")
+    if model.resize == "pad" and min(sides) < 48:
+        raise InputError(f"{where}: resize = 'pad' with input_size = {model.input_size!r}: expected a size of at "
+                         "least 48, the 48x48 face with a border; use resize = 'bilinear' or 'center-crop'")
 
 
 def _unknown(where: str, key: str, specs, prefix: str = "") -> None:
@@ -229,8 +254,12 @@ def _build(cls, table: dict, where: str):
     return cls(**values)
 
 
-def settings_from_table(table: dict, root: Path, where: str = "[tool.generator]") -> Settings:
-    return replace(_build(Settings, table, where), root=root)
+def settings_from_table(table: dict, root: Path, where: str = "[tool.generator]",
+                        geometry_where: str = "") -> Settings:
+    """``geometry_where`` names where the model's geometry keys came from (default: the file's model table)."""
+    settings = replace(_build(Settings, table, where), root=root)
+    _check_geometry(settings.model, geometry_where or f"{where}.model")
+    return settings
 
 
 def load_settings(pyproject: Path, overrides: dict | None = None, labels: dict | None = None) -> Settings:
@@ -256,7 +285,9 @@ def load_settings(pyproject: Path, overrides: dict | None = None, labels: dict |
         for section in sections:
             target = target.setdefault(section, {})
         target[key] = value
-    return replace(settings_from_table(table, root, where), source=str(pyproject), cli=cli)
+    flags = [cli[k] for k in ("model.resize", "model.input_size", "model") if k in cli]
+    return replace(settings_from_table(table, root, where, flags[0] if flags else ""), source=str(pyproject),
+                   cli=cli)
 
 
 def parse_override(text: str) -> tuple[str, object]:

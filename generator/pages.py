@@ -10,7 +10,7 @@ from dataclasses import asdict
 from generator.config import Settings
 from generator.imageset import ImageSet
 from generator.inputs import DataInputs
-from generator.models.load import LoadedModel
+from generator.models.load import LoadedModel, geometry_of
 
 
 def image_set_context(settings: Settings, data: DataInputs, images: ImageSet, files: dict) -> dict:
@@ -28,6 +28,15 @@ def image_set_context(settings: Settings, data: DataInputs, images: ImageSet, fi
             "min_confidence": settings.images.min_confidence}
 
 
+def geometry_context(loaded: LoadedModel) -> dict | None:
+    """How the face becomes the model's input, or None for 48x48 gray faces taken as they are."""
+    geometry = geometry_of(loaded.model)
+    if geometry.is_identity:
+        return None
+    return {"height": geometry.height, "width": geometry.width, "channels": geometry.channels,
+            "resize": geometry.resize if geometry.resizes else "none"}
+
+
 def report_context(settings: Settings, loaded: LoadedModel, data: DataInputs, images: ImageSet, val_accuracy: float,
                    files: dict) -> dict:
     """The model, data, image-set and reproducibility parts of the context; adds the faces' thumbnails to ``files``."""
@@ -36,7 +45,7 @@ def report_context(settings: Settings, loaded: LoadedModel, data: DataInputs, im
     return {
         "model": {"description": loaded.description, "file": model_file, "bundled": bundled,
                   "output": settings.model.output, "parameters": sum(p.numel() for p in loaded.model.parameters()),
-                  "val_accuracy": val_accuracy},
+                  "val_accuracy": val_accuracy, "geometry": geometry_context(loaded)},
         "data": {"kind": "synthetic" if data.synthetic else "csv", "file": data.file, "seed": data.synthetic_seed,
                  "rows": data.total_rows, "validation": len(data.validation), "split": asdict(data.split)},
         "imageset": image_set_context(settings, data, images, files),

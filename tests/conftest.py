@@ -59,22 +59,24 @@ def quick_tables(flags: list[str]) -> dict[str, list[str]]:
     return tables
 
 
-def write_project(folder: Path, model: torch.nn.Module | None = None, **tables: list[str]) -> Path:
+def write_project(folder: Path, model: torch.nn.Module | None = None, model_lines: tuple[str, ...] = (),
+                  **tables: list[str]) -> Path:
     """A project folder: a checkpoint, 70 synthetic faces (one validation face per class) in ``faces.csv`` and a
     pyproject.toml that points at them, followed by ``tables`` (table name -> its TOML lines).
 
     The checkpoint is ``model`` pickled whole as ``model.pt``, or by default the tiny CNN's weights as ``tiny.pt``,
-    loaded through its class as a student's state_dict would be."""
+    loaded through its class as a student's state_dict would be. ``model_lines`` go into the model's table after
+    the lines that point at the checkpoint (its input geometry, say)."""
     if model is None:
         torch.save({"state_dict": tiny_model().state_dict()}, folder / "tiny.pt")
-        model_lines = ['path = "tiny.pt"', f'architecture = "{TINY_ARCHITECTURE}"',
-                       f'kwargs = {{blocks = {TINY_KWARGS["blocks"]}, hidden = {TINY_KWARGS["hidden"]}}}']
+        checkpoint_lines = ['path = "tiny.pt"', f'architecture = "{TINY_ARCHITECTURE}"',
+                            f'kwargs = {{blocks = {TINY_KWARGS["blocks"]}, hidden = {TINY_KWARGS["hidden"]}}}']
     else:
         torch.save(model, folder / "model.pt")
-        model_lines = ['path = "model.pt"']
+        checkpoint_lines = ['path = "model.pt"']
     images, labels, _ = synth.render_dataset(5, range(70))
     write_csv(folder / "faces.csv", images, labels, [synth.usage_of(i) for i in range(70)])
-    tables = {"model": model_lines, "data": ['csv = "faces.csv"'], **tables}
+    tables = {"model": [*checkpoint_lines, *model_lines], "data": ['csv = "faces.csv"'], **tables}
     (folder / "pyproject.toml").write_text("".join(f"[tool.generator.{name}]\n" + "\n".join(lines) + "\n"
                                                    for name, lines in tables.items()), encoding="utf-8")
     return folder

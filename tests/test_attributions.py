@@ -2,11 +2,14 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from conftest import tiny_model
 from generator.explain.attributions import (default_gradcam_layer, gradcam, gradcam_raw, integrated_gradients,
                                             integrated_gradients_raw, smoothgrad, smoothgrad_raw)
 from generator.explain.saliency import normalise
+from generator.models.geometry import Geometry
 from generator.models.load import NormalisedModel
 
 
@@ -71,3 +74,38 @@ def test_gradcam_equals_captum_layer_gradcam(wrapped, batch):
     assert torch.allclose(ours, theirs, atol=1e-5)
     up = LayerAttribution.interpolate(theirs, (48, 48), "bilinear")[:, 0].detach().numpy().astype(np.float64)
     assert np.allclose(gradcam(wrapped, images, targets, layer), normalise(up), atol=1e-5)
+
+
+@pytest.mark.parametrize("geometry", [Geometry(64, 64, 3), Geometry(44, 40, 1, "center-crop"),
+                                      Geometry(56, 61, 1, "pad")], ids=lambda g: f"{g.input_shape}-{g.resize}")
+def test_gradcam_through_a_geometry_is_drawn_on_the_48x48_face(batch, geometry):
+    """Captum's Grad-CAM on the model's own input (resized, cropped or padded here by hand), upsampled to that
+    input and laid over the face: ours, from the 48x48 faces through the wrapper, must be the same map."""
+    from captum.attr import LayerAttribution, LayerGradCam
+    images, targets = batch
+    torch.manual_seed(12)
+    channels, height, width = geometry.input_shape
+    inner = nn.Sequential(nn.Conv2d(channels, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(4, 6, 3, padding=1), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(6 * (height // 2) * (width // 2), 7)).eval()
+    model = NormalisedModel(inner, 255.0, 0.5, 0.25, "logits", geometry).eval()
+    on_input = NormalisedModel(inner, 255.0, 0.5, 0.25, "logits").eval()  # takes the model's input as it is
+    layer = inner[4]
+    if geometry.resize == "center-crop":  # rows 2..45 and columns 4..43 of the face: offsets (48 - size) // 2
+        model_input = images[..., 2:46, 4:44]
+    elif geometry.resize == "pad":  # 4 rows of black above and below; 6 columns left, 7 right (the odd one)
+        model_input = F.pad(images, (6, 7, 4, 4))
+    else:
+        model_input = F.interpolate(images, size=(64, 64), mode="bilinear").expand(-1, 3, -1, -1)
+    theirs = LayerGradCam(on_input, layer).attribute(model_input, target=targets, relu_attributions=True)
+    up = LayerAttribution.interpolate(theirs, (height, width), "bilinear")[:, 0]
+    if geometry.resize == "center-crop":  # the parts of the face the crop cut away get 0
+        expected = torch.zeros(len(images), 48, 48)
+        expected[:, 2:46, 4:44] = up
+    elif geometry.resize == "pad":
+        expected = up[:, 4:52, 6:54]
+    else:  # the input spans the face: straight from the layer to 48x48
+        expected = LayerAttribution.interpolate(theirs, (48, 48), "bilinear")[:, 0]
+    ours = gradcam(model, images, targets, layer)
+    assert ours.shape == (3, 48, 48)
+    assert np.abs(ours - normalise(expected.detach().numpy().astype(np.float64))).max() < 1e-5

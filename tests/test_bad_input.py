@@ -17,6 +17,9 @@ def _models(folder):
     rgb.features[0] = torch.nn.Conv2d(3, 4, 3, padding=1, bias=False)
     torch.save(rgb, folder / "rgb.pt")
     torch.save(FerCNN(**TINY_KWARGS, size=64), folder / "size64.pt")
+    rgb224 = FerCNN(**TINY_KWARGS, size=224)
+    rgb224.features[0] = torch.nn.Conv2d(3, 4, 3, padding=1, bias=False)
+    torch.save(rgb224, folder / "rgb224.pt")
     torch.save(FerCNN(**TINY_KWARGS, num_classes=10), folder / "ten_classes.pt")
     nan = tiny_model()
     with torch.no_grad():
@@ -66,11 +69,18 @@ def test_weights_of_another_architecture_list_the_keys(project, site):
         "(check model.architecture and model.kwargs)"))
 
 
-@pytest.mark.parametrize("model,shape", [("rgb.pt", "(3, 48, 48)"), ("size64.pt", "(1, 64, 64)")])
-def test_a_model_for_other_images_says_which_input_it_takes(project, site, model, shape):
-    _fails_cleanly(project, site, ["--model", model], (
-        f"{project / model}: the model takes input of shape {shape} (channels, height, width), expected "
-        "(1, 48, 48): FER2013 faces are 48x48 grayscale (RuntimeError: "))
+@pytest.mark.parametrize("model,args,advice", [
+    ("rgb.pt", [], "(3, 48, 48): set model.input_channels = 3"),
+    ("size64.pt", [], "(1, 64, 64): set model.input_size = 64"),
+    ("rgb224.pt", [], "(3, 224, 224): set model.input_channels = 3 and model.input_size = 224"),
+    # the configured size is kept when only the channels are wrong; a resize that cannot reach the size is changed
+    ("rgb224.pt", ["--set", "model.input_size=224"], "(3, 224, 224): set model.input_channels = 3"),
+    ("size64.pt", ["--set", "model.input_size=44", "--set", "model.resize=center-crop"],
+     '(1, 64, 64): set model.input_size = 64 and model.resize = "bilinear"'),
+])
+def test_a_model_for_other_images_gets_the_settings_that_fit(project, site, model, args, advice):
+    line = _fails_cleanly(project, site, ["--model", model, *args], f"{project / model}: the model takes {advice}")
+    assert line == f"error: {project / model}: the model takes {advice}"
 
 
 def test_a_model_with_ten_outputs(project, site):
@@ -130,6 +140,21 @@ def test_a_layer_that_is_not_a_conv_for_question_2(project, site, tmp_path):
     ("[tool.generator.lime]\nnum_samples = 'many'\n", [],
      "{config} [tool.generator].lime: num_samples = 'many': expected an integer"),
     ("", ["--set", "occlusion.fill=255"], "--set: occlusion.fill = 255.0: expected a number <= 1.0"),
+    ("[tool.generator.model]\ninput_channels = 2\n", [],
+     "{config} [tool.generator].model: input_channels = 2: expected one of 1, 3"),
+    ("", ["--set", "model.input_size=4"],
+     "--set: model.input_size = 4: expected an integer from 8 to 512, or [height, width] of such integers"),
+    ("[tool.generator.model]\ninput_size = [48, 600]\n", [], "{config} [tool.generator].model: input_size = "
+     "[48, 600]: expected an integer from 8 to 512, or [height, width] of such integers"),
+    ("[tool.generator.model]\nresize = 'center-crop'\ninput_size = 64\n", [],
+     "{config} [tool.generator].model: resize = 'center-crop' with input_size = 64: expected a size of at most 48, "
+     "a crop of the 48x48 face; use resize = 'bilinear' to scale the face up"),
+    ("[tool.generator.model]\nresize = 'center-crop'\n", ["--set", "model.input_size=[44, 56]"],
+     "--set model.input_size: resize = 'center-crop' with input_size = [44, 56]: expected a size of at most 48, "
+     "a crop of the 48x48 face; use resize = 'bilinear' to scale the face up"),
+    ("", ["--set", "model.resize=pad", "--set", "model.input_size=32"],
+     "--set model.resize: resize = 'pad' with input_size = 32: expected a size of at least 48, the 48x48 face "
+     "with a border; use resize = 'bilinear' or 'center-crop'"),
 ])
 def test_settings_errors_name_where_the_value_came_from(project, site, tmp_path, body, args, expected):
     config = tmp_path / "pyproject.toml"

@@ -1,6 +1,6 @@
 import pytest
 
-from generator.config import Settings, load_settings, parse_override
+from generator.config import Settings, as_table, load_settings, parse_override
 from generator.errors import InputError
 
 
@@ -49,12 +49,38 @@ indices = [1, 2, 3, 4, 5, 6, 7]
     ("[tool.generator.filters]\nlr = nan", "lr = nan: expected a finite number"),
     ("[tool.generator.filters]\nsteps = 0", "steps = 0: expected an integer >= 1"),
     ("[tool.generator]\nsite_dir = ''", "site_dir = '': expected a non-empty string"),
+    ("[tool.generator.model]\ninput_channels = 2", "input_channels = 2: expected one of 1, 3"),
+    ("[tool.generator.model]\ninput_size = 7", "input_size = 7: expected an integer from 8 to 512, or [height, "
+                                               "width] of such integers"),
+    ("[tool.generator.model]\ninput_size = 513", "input_size = 513: expected an integer from 8"),
+    ("[tool.generator.model]\ninput_size = [64]", "input_size = [64]: expected an integer from 8"),
+    ("[tool.generator.model]\ninput_size = 64.0", "input_size = 64.0: expected an integer from 8"),
+    ("[tool.generator.model]\nresize = 'crop'", "resize = 'crop': expected one of bilinear, center-crop, pad"),
+    ("[tool.generator.model]\nresize = 'center-crop'\ninput_size = [44, 49]",
+     "[tool.generator].model: resize = 'center-crop' with input_size = [44, 49]: expected a size of at most 48"),
+    ("[tool.generator.model]\nresize = 'pad'\ninput_size = [47, 64]",
+     "[tool.generator].model: resize = 'pad' with input_size = [47, 64]: expected a size of at least 48"),
 ])
 def test_bad_settings_rejected_with_key_value_and_expectation(tmp_path, body, message):
     with pytest.raises(InputError) as error:
         load_settings(_write(tmp_path, body))
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_input_geometry_is_read_as_given(tmp_path):
+    settings = load_settings(_write(tmp_path, "[tool.generator.model]\ninput_size = [44, 40]\ninput_channels = 3\n"
+                                              "resize = 'center-crop'\n"))
+    assert (settings.model.input_size, settings.model.input_channels, settings.model.resize) == (
+        [44, 40], 3, "center-crop")
+    defaults = as_table(load_settings(_write(tmp_path, "")))["model"]
+    assert (defaults["input_size"], defaults["input_channels"], defaults["resize"]) == (48, 1, "bilinear")
+    # a pair is checked once the command line has spoken: the flag that made it wrong is named
+    with pytest.raises(InputError, match="^--set model.resize: resize = 'pad' with input_size = 32"):
+        load_settings(_write(tmp_path, "[tool.generator.model]\ninput_size = 32\n"),
+                      dict([parse_override("model.resize=pad")]))
+    assert load_settings(_write(tmp_path, "[tool.generator.model]\ninput_size = 32\n"),
+                         dict([parse_override("model.resize=center-crop")])).model.resize == "center-crop"
 
 
 def test_cli_overrides_beat_the_file_and_are_validated(tmp_path):

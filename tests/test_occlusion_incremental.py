@@ -8,6 +8,8 @@ from generator.config import ModelSettings
 from generator.explain import occlusion_incremental as incremental
 from generator.explain.occlusion import occlusion
 from generator.models.cnn import FerCNN
+from generator.models.fast import inference_model
+from generator.models.geometry import Geometry
 from generator.models.load import NormalisedModel, load_model
 
 from conftest import ROOT
@@ -156,3 +158,22 @@ def test_batched_model_serves_the_fallback(face):
         return model(x)
     occlusion(model, face, 1, box=15, stride=8, batched_model=counting)
     assert sum(calls) == 36 + 1  # every position, and the unoccluded face
+
+
+@pytest.mark.parametrize("geometry", [Geometry(64, 64, 1), Geometry(48, 48, 3), Geometry(44, 44, 1, "center-crop"),
+                                      Geometry(56, 56, 1, "pad")], ids=lambda g: f"{g.input_shape}-{g.resize}")
+def test_a_wrapper_that_resizes_or_replicates_takes_the_batched_path(face, geometry):
+    """The same covered architecture (a FerCNN chain), built for the geometry's input: with the identity geometry
+    the plan takes it; with a resize, a crop, a border or three channels the batched path must, and it must equal
+    the naive loop, which calls the wrapper on each occluded 48x48 face."""
+    torch.manual_seed(5)
+    inner = with_random_statistics(FerCNN(blocks=((4,), (6,)), hidden=8, size=geometry.height), 5)
+    if geometry.channels == 3:
+        inner.features[0] = nn.Conv2d(3, 4, 3, padding=1)
+    model = NormalisedModel(inner.eval(), 255.0, 0.5, 0.25, "logits", geometry).eval()
+    assert incremental.prepare(model) is None
+    control = NormalisedModel(with_random_statistics(FerCNN(blocks=((4,), (6,)), hidden=8), 5), 255.0, 0.5, 0.25,
+                              "logits").eval()
+    assert incremental.prepare(control) is not None
+    result = occlusion(model, face, 3, box=15, stride=4, fill=1.0, batched_model=inference_model(model))
+    assert np.abs(result.heatmap - naive_heatmap(model, face, 3, 15, range(0, 48, 4), 1.0)).max() < 1e-5

@@ -8,7 +8,9 @@ like ``saliency``. Definitions follow the papers and match Captum where the defi
 - Integrated Gradients (Sundararajan et al., 2017): (x - baseline) times the mean gradient at the midpoints of
   ``steps`` equal steps from the baseline to x (Captum's "riemann_middle"), then the absolute value.
 - Grad-CAM (Selvaraju et al., 2017): ReLU of the channel sum of a conv layer's output weighted by the spatial mean
-  of its gradient, upsampled bilinearly to 48x48.
+  of its gradient, upsampled bilinearly to 48x48. The layer's maps cover the model's own input: for a model that
+  takes a crop of the face or the face with a border (``model.resize``), they are laid back over the face
+  (``Geometry.map_to_face``), so every map is defined on the 48x48 face the reader sees.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from torch import nn
 
 from generator.explain.saliency import gradients, normalise, saliency
 from generator.models.hooks import CallRecorder, inner_module
+from generator.models.load import geometry_of
 
 
 def _abs_map(attribution: torch.Tensor) -> np.ndarray:
@@ -80,7 +83,7 @@ def gradcam_raw(model: nn.Module, layer: nn.Module, images: torch.Tensor, target
 
 
 def gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, layer: nn.Module) -> np.ndarray:
-    cam = F.interpolate(gradcam_raw(model, layer, images, targets), size=images.shape[-2:], mode="bilinear")
+    cam = geometry_of(model).map_to_face(gradcam_raw(model, layer, images, targets))
     return normalise(cam[:, 0].numpy().astype(np.float64))
 
 

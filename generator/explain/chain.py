@@ -8,7 +8,9 @@ ReLU-mask pass and one matrix product back.
 
 The chain is read from the model by recording which leaf modules run, and it is used only when every module's
 input is the previous module's output (so the model's forward does nothing between them) and the chain's output
-equals the tensor that reaches the filter layer. Any other model takes autograd's path, with the same results.
+equals the tensor that reaches the filter layer. Any other model, and any model whose wrapper resizes the face or
+copies it into several channels (``model.input_size``, ``input_channels``), takes autograd's path, with the same
+results.
 """
 from __future__ import annotations
 
@@ -152,7 +154,7 @@ def conv_chain(model: nn.Module, inner: nn.Module, layer: nn.Module, example: to
         return None
     if model is inner:
         gain, shift = 1.0, 0.0
-    elif isinstance(model, NormalisedModel):
+    elif isinstance(model, NormalisedModel) and model.geometry.is_identity:
         gain, shift = model.gain, model.shift
     else:
         return None

@@ -11,7 +11,9 @@ a full forward pass would give, so the heatmap equals the batched path's up to f
 into the convs; within 1.2e-6 on the demo CNN).
 
 Architectures covered: the model, or the ``inner`` module of a ``NormalisedModel`` (its input normalisation and
-``output = "probabilities"`` are applied), must be either
+``output = "probabilities"`` are applied; its input geometry must be the identity, 48x48 and one channel, since
+the plan runs the face itself through the chain, not a resized, cropped, padded or multi-channel copy), must be
+either
 
 - an ``nn.Sequential`` whose leading layers form the chain below (the rest is the head), or
 - a module with an ``nn.Sequential`` ``features`` made of the chain below and a ``classifier`` module, whose output
@@ -132,6 +134,8 @@ def prepare(model: nn.Module, size: int = 48) -> Plan | None:
     """The incremental plan for ``model``, or None if its architecture is not covered (see the docstring)."""
     inner, gain, shift, probabilities = model, 1.0, 0.0, False
     if isinstance(model, NormalisedModel):
+        if not model.geometry.is_identity:
+            return None
         inner, gain, shift = model.inner, model.gain, model.shift
         probabilities = model.output == "probabilities"
     if isinstance(inner, torch.jit.ScriptModule) or any(m.training for m in inner.modules()):

@@ -1,19 +1,24 @@
-"""A probe forward right after loading: a model that cannot take 48x48 grayscale faces, or that does not give 7
-finite scores, stops the build with one line before any analysis runs (instead of a traceback from inside it).
+"""A probe forward right after loading: a model that cannot take 48x48 grayscale faces (through its configured
+input geometry), or that does not give 7 finite scores, stops the build with one line before any analysis runs
+(instead of a traceback from inside it). A model built for another input gets the settings that fit it.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from generator.data.fer2013 import NUM_CLASSES
 from generator.errors import InputError
 
+if TYPE_CHECKING:
+    from generator.models.load import NormalisedModel
+
 EXPECTED_INPUT = (1, 48, 48)
-# Input shapes a student's model is often built for; tried only after the 48x48 probe failed, to say which fits.
-OTHER_INPUTS = ((3, 48, 48), (1, 64, 64), (3, 64, 64), (1, 32, 32), (3, 32, 32), (1, 28, 28), (1, 96, 96),
-                (3, 96, 96), (1, 224, 224), (3, 224, 224))
+# Input sides a student's FER2013 model is often built for (44: the VGG19 recipe's crops; 224 and its kin:
+# ImageNet backbones), each tried with 1 and 3 channels, only after the probe failed, to say which settings fit.
+OTHER_SIDES = (48, 44, 64, 32, 40, 42, 28, 56, 96, 100, 112, 128, 160, 192, 224, 227, 256, 299)
 
 
 def _probe_batch() -> torch.Tensor:
@@ -23,29 +28,60 @@ def _probe_batch() -> torch.Tensor:
     return torch.cat([flat, noise])
 
 
-def _runs_on(model: torch.nn.Module, shape: tuple) -> bool:
+def _runs_on(model: NormalisedModel, shape: tuple) -> bool:
+    """Whether the model itself, past the wrapper's geometry, takes input of ``shape`` and gives 7 scores."""
     try:
         with torch.inference_mode():
-            out = model(torch.full((2, *shape), 0.5))
+            out = model.on_model_input(torch.full((2, *shape), 0.5))
         return isinstance(out, torch.Tensor) and out.ndim == 2 and out.shape[1] == NUM_CLASSES
     except Exception:  # noqa: BLE001 -- any failure means "not this shape"
         return False
 
 
-def check_model(model: torch.nn.Module, path: Path, output: str) -> None:
+def _candidates(configured: tuple) -> list[tuple]:
+    """Input shapes to try, closest to the configured one first: one setting changed before both."""
+    shapes = [(channels, side, side) for side in OTHER_SIDES for channels in (1, 3)]
+    shapes.insert(0, (4 - configured[0], *configured[1:]))  # the configured size with the other channel count
+    shapes = [shape for k, shape in enumerate(shapes) if shape != configured and shape not in shapes[:k]]
+    return sorted(shapes, key=lambda s: (s[0] != configured[0]) + (s[1:] != configured[1:]))
+
+
+def suggestion(shape: tuple, configured: tuple, resize: str = "bilinear") -> str:
+    """The settings that give the model input of ``shape`` (channels, height, width), where they differ from the
+    configured ones: "set model.input_channels = 3 and model.input_size = 224"."""
+    changes, note = [], ""
+    if shape[0] != configured[0]:
+        changes.append(f"model.input_channels = {shape[0]}")
+    if shape[1:] != configured[1:]:
+        size = shape[1] if shape[1] == shape[2] else f"[{shape[1]}, {shape[2]}]"
+        changes.append(f"model.input_size = {size}")
+        crop_fits = max(shape[1:]) <= 48
+        crop = "if it was trained on crops of the 48x48 face"
+        # generator/config.py refuses a crop larger than the face and a border smaller than it
+        if (resize == "center-crop" and not crop_fits) or (resize == "pad" and min(shape[1:]) < 48):
+            changes.append('model.resize = "bilinear"')
+            note = f' (or "center-crop" {crop})' if crop_fits else ""
+        elif resize == "bilinear" and crop_fits:
+            note = f' (with model.resize = "center-crop" {crop})'
+    return "set " + " and ".join(changes) + note
+
+
+def check_model(model: NormalisedModel, path: Path, output: str) -> None:
     """Raise InputError unless ``model`` maps (B, 1, 48, 48) faces in [0, 1] to (B, 7) finite scores."""
     x = _probe_batch()
     try:
         with torch.inference_mode():
             out = model(x)
     except Exception as error:  # noqa: BLE001 -- the student's forward may raise anything
-        fits = [shape for shape in OTHER_INPUTS if _runs_on(model, shape)]
-        reason = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"
+        configured = model.geometry.input_shape
+        fits = next((shape for shape in _candidates(configured) if _runs_on(model, shape)), None)
         if fits:
-            raise InputError(f"{path}: the model takes input of shape {fits[0]} (channels, height, width), "
-                             f"expected (1, 48, 48): FER2013 faces are 48x48 grayscale ({reason})") from None
-        raise InputError(f"{path}: the model fails on 48x48 grayscale faces of shape (B, 1, 48, 48), expected it to "
-                         f"take them ({reason})") from None
+            advice = suggestion(fits, configured, model.geometry.resize)
+            raise InputError(f"{path}: the model takes {fits}: {advice}") from None
+        reason = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"
+        raise InputError(f"{path}: the model fails on input of shape (B, {', '.join(map(str, configured))}) "
+                         "(model.input_channels, model.input_size), expected it to take it, or one of the common "
+                         f"FER2013 input shapes ({reason})") from None
     if not isinstance(out, torch.Tensor):
         raise InputError(f"{path}: the model returns a {type(out).__name__}, expected one tensor of shape (B, 7) "
                          "(a model returning several outputs needs a wrapper whose forward returns the scores)")

@@ -1,7 +1,8 @@
 """One fast inference path for every method that only runs the model forward (LIME, occlusion, deletion and
 insertion, predictions): the model traced, frozen (BatchNorm folded into the convs, constants inlined) and
 optimised for inference. Its logits must agree with the eager model's within ``AGREEMENT`` on a probe batch.
-Gradient methods keep the eager model, which autograd needs.
+Gradient methods keep the eager model, which autograd needs. The trace covers the whole wrapper: the input geometry
+(resize, crop or border, channels; generator/models/geometry.py) as well as the scaling.
 
 A model the path cannot take (tracing fails, or the traced model disagrees with the eager one on a batch of
 another size) falls back to eager mode, with a one-line notice.

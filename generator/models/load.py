@@ -2,8 +2,9 @@
 
 Formats: a state_dict with an architecture import path (``package.module:Class`` plus kwargs); a dict holding the
 state_dict under a key; a whole pickled module; a TorchScript file. The wrapper takes images in [0, 1] of shape
-(B, 1, 48, 48), applies the configured normalisation, and always returns logits: a model that outputs
-probabilities is turned into log-probabilities, which softmax maps back to the same probabilities.
+(B, 1, 48, 48), turns them into the input the model takes (its geometry: size, channels, resize;
+generator/models/geometry.py), applies the configured normalisation, and always returns logits: a model that
+outputs probabilities is turned into log-probabilities, which softmax maps back to the same probabilities.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from torch import nn
 from generator.config import ModelSettings
 from generator.errors import InputError
 from generator.models.check import check_model
+from generator.models.geometry import IDENTITY, Geometry
 from generator.models.hooks import CallRecorder, inner_module
 from generator.models.train import DEMO_WEIGHTS
 
@@ -26,17 +28,25 @@ STATE_DICT_KEYS = ("state_dict", "model", "network", "model_state_dict", "net")
 
 
 class NormalisedModel(nn.Module):
-    """[0, 1] pixels in, logits out. ``inner`` is the student's model, untouched."""
+    """[0, 1] pixels of 48x48 faces in, logits out. ``inner`` is the student's model, untouched."""
 
-    def __init__(self, inner: nn.Module, scale: float, mean: float, std: float, output: str):
+    def __init__(self, inner: nn.Module, scale: float, mean: float, std: float, output: str,
+                 geometry: Geometry = IDENTITY):
         super().__init__()
         self.inner = inner
         # pixels p in [0, 255] reach the model as (p / scale - mean) / std; our input is x = p / 255.
         self.gain = 255.0 / scale / std
         self.shift = mean / std
         self.output = output
+        self.geometry = geometry
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The identity geometry adds no operation: a 48x48 gray model computes exactly what it did without it.
+        return self.on_model_input(x if self.geometry.is_identity else self.geometry.apply(x))
+
+    def on_model_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for ``x`` already of the model's input shape, pixels in [0, 1]: the scaling and the output only.
+        The shape probe calls it to try other input shapes than the configured one."""
         # On a GPU (--device cuda) the faces move there and the scores come back: the methods stay on the CPU,
         # and autograd carries gradients through both moves. On the CPU both moves are no-ops.
         device = next((p.device for p in self.inner.parameters()), x.device)
@@ -44,6 +54,11 @@ class NormalisedModel(nn.Module):
         if self.output == "probabilities":
             out = torch.log(out.clamp_min(1e-12))
         return out.to(x.device)
+
+
+def geometry_of(model: nn.Module) -> Geometry:
+    """The input geometry of a wrapped model; a bare module takes the 48x48 gray faces as they are."""
+    return model.geometry if isinstance(model, NormalisedModel) else IDENTITY
 
 
 @dataclass(frozen=True)
@@ -169,13 +184,14 @@ def load_model(settings: ModelSettings, root: Path, device: str = "cpu") -> Load
             raise InputError(f"{path}: expected a state_dict, a checkpoint dict or a module, found {type(obj).__name__}")
     inner.eval()  # loaded on the CPU: build() moves a copy for the forward-only methods to --device
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    wrapped = NormalisedModel(inner, scale, mean, std, output).eval()
+    wrapped = NormalisedModel(inner, scale, mean, std, output, Geometry.from_settings(settings)).eval()
     check_model(wrapped, path, output)
     return LoadedModel(wrapped, kind, digest, path)
 
 
 def conv_layers(model: nn.Module, size: int = 48) -> list[tuple[str, nn.Conv2d, tuple]]:
-    """Every Conv2d of the model in forward order, with its output shape for one 48x48 image.
+    """Every Conv2d of the model in forward order, with its output shape for one 48x48 face (which the wrapper
+    turns into the model's own input first).
 
     Names are those of the user's own model (inside the normalising wrapper); a conv that runs more than once
     shows its first output's shape."""

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from generator.data.fer2013 import as_model_input
+from generator.data.synth import PART_ID
 from generator.explain.filters import AscentResult, ascend, feature_maps, find_conv
 from generator.explain.regions import PARTS_OF_FACE, region_mass, template_parts
 from generator.figures.filters import grid_figure, pairs_figure
+from generator.models.load import geometry_of
 from generator.stages import StageInputs
 
 TITLE = "filters"
@@ -49,9 +51,9 @@ def analyse(inputs: StageInputs) -> Q2Result:
     ascent = ascend(model, layer, range(layer.out_channels), steps=settings.steps, lr=settings.lr,
                     start=settings.start, l2=settings.l2, tv=settings.tv, jitter=settings.jitter, seed=seed,
                     image=image[0])
-    maps = feature_maps(model, layer, image)
+    maps = feature_maps(model, layer, image)  # at the layer's own resolution, over the model's own input
     top = np.argsort(-ascent.activation, kind="stable")[: settings.top]
-    layer_parts = parts_at(parts, maps.shape[1:])
+    layer_parts = parts_at(geometry_of(model).labels_on_input(parts, PART_ID["background"]), maps.shape[1:])
     regions = [region_mass(np.clip(channel, 0, None), layer_parts).top if channel.max() > 0 else None
                for channel in maps]  # None: the filter is silent on this face
     dead = int(sum(channel.max() <= 0 for channel in maps))
