@@ -5,14 +5,12 @@ or a wrong type stops the build with one line naming the key, the value and what
 """
 from __future__ import annotations
 
-import difflib
-import math
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import get_args, get_origin, get_type_hints
 
 from generator.errors import InputError
+from generator.schema import build_checked, check_override
 
 
 def _choice(*options: str, default: str):
@@ -148,53 +146,6 @@ class Settings:
         return f"{self.source} [{'.'.join(['tool.generator', *sections])}] {key}"
 
 
-def _expected(hint) -> str:
-    origin = get_origin(hint)
-    if origin is list:
-        return f"a list of {get_args(hint)[0].__name__}"
-    return {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a table"}.get(
-        hint, getattr(hint, "__name__", str(hint)))
-
-
-def _check_value(where: str, key: str, value, hint, spec):
-    def fail(expected):
-        raise InputError(f"{where}: {key} = {value!r}: expected {expected}")
-    if "size" in spec.metadata:
-        return _check_size(value, *spec.metadata["size"], fail)
-    if get_origin(hint) is list:
-        item = get_args(hint)[0]
-        if not isinstance(value, list) or not all(isinstance(v, item) and not isinstance(v, bool) for v in value):
-            fail(_expected(hint))
-        return list(value)
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, hint) or (hint in (int, float) and isinstance(value, bool)):
-        fail(_expected(hint))
-    choices = spec.metadata.get("choices")
-    if choices and value not in choices:
-        fail("one of " + ", ".join(map(str, choices)))
-    if hint is float and not math.isfinite(value):
-        fail("a finite number")
-    low, high = spec.metadata.get("min"), spec.metadata.get("max")
-    if spec.metadata.get("open") and not low < value < high:
-        fail(f"{_expected(hint)} between {low} and {high}, both excluded")
-    if low is not None and value < low:
-        fail(f"{_expected(hint)} >= {low}")
-    if high is not None and value > high:
-        fail(f"{_expected(hint)} <= {high}")
-    if hint is str and spec.metadata.get("nonempty") and not value.strip():
-        fail("a non-empty string")
-    return value
-
-
-def _check_size(value, low: int, high: int, fail):
-    """An image size: one int for a square, or [height, width]; each side from ``low`` to ``high``."""
-    sides = value if isinstance(value, list) and len(value) == 2 else [value]
-    if not all(isinstance(side, int) and not isinstance(side, bool) and low <= side <= high for side in sides):
-        fail(f"an integer from {low} to {high}, or [height, width] of such integers")
-    return list(value) if isinstance(value, list) else value
-
-
 def _check_geometry(model: ModelSettings, where: str) -> None:
     """The settings that only make sense together: a crop cannot grow the face, a border cannot shrink it."""
     sides = [model.input_size] if isinstance(model.input_size, int) else model.input_size
@@ -206,58 +157,10 @@ def _check_geometry(model: ModelSettings, where: str) -> None:
                          "least 48, the 48x48 face with a border; use resize = 'bilinear' or 'center-crop'")
 
 
-def _unknown(where: str, key: str, specs, prefix: str = "") -> None:
-    """``prefix`` is the dotted path of the table, so a --set error suggests a whole key."""
-    close = difflib.get_close_matches(key, specs, n=1)
-    hint = (f" (did you mean '{prefix}{close[0]}'?)" if close
-            else f" (known keys: {', '.join(prefix + k for k in specs)})")
-    raise InputError(f"{where}: unknown key '{prefix}{key}'{hint}")
-
-
-def _check_override(dotted: str, value, label: str) -> None:
-    """One command-line override, checked on its own so that its error names the flag, not the file."""
-    cls, walked = Settings, []
-    *sections, key = dotted.split(".")
-    for section in sections:
-        specs = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
-        if section not in specs:
-            _unknown(label, section, specs, "".join(w + "." for w in walked))
-        cls = get_type_hints(cls)[section]
-        walked.append(section)
-        if not is_dataclass(cls):
-            raise InputError(f"{label}: {'.'.join(walked)} is a single value, not a table; expected "
-                             f"--set {'.'.join(walked)}=VALUE")
-    specs = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
-    if key not in specs:
-        _unknown(label, key, specs, "".join(s + "." for s in sections))
-    hint = get_type_hints(cls)[key]
-    if is_dataclass(hint):
-        _build(hint, value, label)
-    else:  # "--set: lime.num_samples = 'many': expected ..." or "--seed: seed = ...", like the file's messages
-        _check_value(label.split()[0], dotted, value, hint, specs[key])
-
-
-def _build(cls, table: dict, where: str):
-    if not isinstance(table, dict):
-        raise InputError(f"{where}: expected a table, found {table!r}")
-    hints = get_type_hints(cls)
-    specs = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
-    values = {}
-    for key, value in table.items():
-        if key not in specs:
-            _unknown(where, key, specs)
-        hint = hints[key]
-        if is_dataclass(hint):
-            values[key] = _build(hint, value, f"{where}.{key}")
-        else:
-            values[key] = _check_value(where, key, value, hint, specs[key])
-    return cls(**values)
-
-
 def settings_from_table(table: dict, root: Path, where: str = "[tool.generator]",
                         geometry_where: str = "") -> Settings:
     """``geometry_where`` names where the model's geometry keys came from (default: the file's model table)."""
-    settings = replace(_build(Settings, table, where), root=root)
+    settings = replace(build_checked(Settings, table, where), root=root)
     _check_geometry(settings.model, geometry_where or f"{where}.model")
     return settings
 
@@ -279,7 +182,7 @@ def load_settings(pyproject: Path, overrides: dict | None = None, labels: dict |
     settings_from_table(table, root, where)
     cli = {dotted: (labels or {}).get(dotted, f"--set {dotted}") for dotted in overrides or {}}
     for dotted, value in (overrides or {}).items():
-        _check_override(dotted, value, cli[dotted])
+        check_override(Settings, dotted, value, cli[dotted])
         *sections, key = dotted.split(".")
         target = table
         for section in sections:
