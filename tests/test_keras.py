@@ -20,12 +20,15 @@ if importlib.util.find_spec("keras") is None:
 from conftest import ROOT  # noqa: E402
 from generator.errors import InputError  # noqa: E402
 from generator.explain.attributions import gradcam_raw  # noqa: E402
+import keras2_h5  # noqa: E402
 from generator.models import keras_files, keras_model  # noqa: E402
 from generator.models.hooks import CallRecorder  # noqa: E402
 from generator.models.keras_model import DENSE_LOGITS, LOG_PROBABILITIES, LOGITS, load_keras  # noqa: E402
 
 keras = keras_files.import_keras("tests")
 layers = keras.layers
+# Keras 3.15's torch backend calls np.array(tensor) in saving and set_weights, which numpy 2 flags; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy:DeprecationWarning")
 
 SEQUENTIAL_CONVS = [("c1", (8, 48, 48)), ("c2", (16, 24, 24))]
 FUNCTIONAL_CONVS = [("stem", (8, 64, 64)), ("sep", (16, 64, 64)), ("res", (16, 32, 32)), ("dw", (16, 32, 32)),
@@ -336,7 +339,8 @@ def _text(name):
 @pytest.mark.parametrize("make, expected", [
     (_saved_model_folder, r"exported: a TensorFlow SavedModel folder, which is not supported .*expected a \.keras "
                           r"or \.h5 file; .*load_model\('exported'\)\.save\('model\.keras'\)"),
-    (_weights_only, r"weights\.h5: holds only weights, no architecture .*expected a whole model saved with model\.save"),
+    (_weights_only, r"weights\.h5: holds only weights, no architecture .*expected a whole model saved with "
+                    r"model\.save"),
     (_channels_first, r"cf\.keras: layer 'cf' is channels_first, expected channels_last"),
     (_text("notes.h5"), r"notes\.h5: not an HDF5 file, expected a Keras model saved with model\.save"),
     (_text("notes.keras"), r"notes\.keras: not a \.keras archive"),
@@ -365,3 +369,53 @@ def test_another_keras_backend_is_named_not_overridden(saved):
     assert result.returncode == 0, result.stderr
     assert "KERAS_BACKEND is set to 'jax', expected 'torch'" in result.stdout
     assert result.stdout.count("\n") == 1
+
+
+def _keras3_twin(weights):
+    """The architecture of keras2_h5.MINI_XCEPTION built anew with Keras 3's own API, given the same weights."""
+    inputs = keras.Input(keras2_h5.INPUT_SHAPE)
+    tensors = {"input_1": inputs}
+    for name, kind, spec, sources in keras2_h5.MINI_XCEPTION:
+        if kind == "Conv2D":
+            layer = layers.Conv2D(spec["filters"], tuple(spec["kernel_size"]),
+                                  strides=tuple(spec.get("strides", (1, 1))), padding=spec.get("padding", "valid"),
+                                  use_bias=spec["use_bias"], name=name)
+        elif kind == "SeparableConv2D":
+            layer = layers.SeparableConv2D(spec["filters"], 3, padding="same", use_bias=False, name=name)
+        elif kind == "MaxPooling2D":
+            layer = layers.MaxPooling2D(3, strides=2, padding="same", name=name)
+        elif kind == "Activation":
+            layer = layers.Activation(spec["activation"], name=name)
+        else:
+            layer = getattr(layers, kind)(name=name)
+        inbound = [tensors[s] for s in sources]
+        tensors[name] = layer(inbound if kind == "Add" else inbound[0])
+    twin = keras.Model(inputs, tensors["predictions"])
+    for name, arrays in weights.items():
+        if arrays:
+            twin.get_layer(name).set_weights([value for _, value in arrays])
+    return twin
+
+
+def test_a_keras2_h5_file_loads_with_its_weights_names_and_softmax_opened(tmp_path):
+    """The acceptance case in miniature: a FER2013 mini-Xception as Keras 2.0.5 saved it (separable convs, a
+    separate softmax layer, 64x64 input), written in Keras 2's layout (tests/keras2_h5.py)."""
+    weights = keras2_h5.random_weights(seed=0)
+    path = tmp_path / "fer2013_mini_XCEPTION.102-0.66.hdf5"
+    keras2_h5.write(path, weights)
+    model = load_keras(path)
+    assert model.output_kind == LOGITS
+    assert model.input_shape == (64, 64, 1)
+    assert [(name, shape) for name, _, shape in model.conv_layers()] == [
+        ("conv2d_1", (8, 62, 62)), ("separable_conv2d_1", (16, 62, 62)), ("separable_conv2d_2", (16, 62, 62)),
+        ("conv2d_2", (16, 31, 31)), ("conv2d_3", (7, 31, 31))]
+    for name, arrays in weights.items():  # each array reached the layer of its own name
+        loaded = [keras.ops.convert_to_numpy(v) for v in model.layer(name).weights]
+        assert len(loaded) == len(arrays) and all(np.array_equal(a, v) for (_, v), a in zip(arrays, loaded)), name
+    twin = _keras3_twin(weights)
+    logits = keras.Model(twin.inputs, twin.get_layer("predictions").input)
+    x = _faces(model, count=4)
+    with torch.inference_mode():
+        expected = logits(x.permute(0, 2, 3, 1), training=False)
+        torch.testing.assert_close(model(x), expected, atol=1e-5, rtol=0)
+    assert float(expected.std()) > 1e-3
