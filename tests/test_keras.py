@@ -22,7 +22,7 @@ from generator.errors import InputError  # noqa: E402
 from generator.explain.attributions import gradcam_raw  # noqa: E402
 import keras2_h5  # noqa: E402
 from generator.models import keras_files, keras_model  # noqa: E402
-from generator.models.hooks import CallRecorder  # noqa: E402
+from generator.models.hooks import CallRecorder, input_of  # noqa: E402
 from generator.models.keras_model import DENSE_LOGITS, LOG_PROBABILITIES, LOGITS, load_keras  # noqa: E402
 
 keras = keras_files.import_keras("tests")
@@ -254,6 +254,9 @@ def test_the_recorded_output_is_channels_first_and_the_model_runs_on_from_it(sav
     torch.testing.assert_close(hooked, plain)
     (grads,) = torch.autograd.grad(hooked[:, 2].sum(), recorded)  # in the graph the scores came from
     assert float(grads.abs().sum()) > 0
+    with CallRecorder([model.layer("sep_bn")]) as recorder:
+        model(x)
+    torch.testing.assert_close(input_of(model, model.layer("pool"), x), recorder.outputs(model.layer("sep_bn"))[0])
 
 
 def test_linear_activation_shows_the_filters_own_response_and_is_restored(saved):
