@@ -2,13 +2,8 @@
 against Keras itself (sub-models of a separately loaded copy) and against finite differences."""
 from __future__ import annotations
 
-import contextlib
 import copy
 import importlib.util
-import os
-import random
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,99 +12,17 @@ import torch
 if importlib.util.find_spec("keras") is None:
     pytest.skip('keras is not installed: pip install -e ".[keras]"', allow_module_level=True)
 
-from conftest import ROOT  # noqa: E402
-from generator.errors import InputError  # noqa: E402
 from generator.explain.attributions import gradcam_raw  # noqa: E402
-import keras2_h5  # noqa: E402
-from generator.models import keras_files, keras_model  # noqa: E402
+from generator.models import keras_model  # noqa: E402
 from generator.models.hooks import CallRecorder, input_of  # noqa: E402
 from generator.models.keras_model import DENSE_LOGITS, LOG_PROBABILITIES, LOGITS, load_keras  # noqa: E402
+from keras_models import BUILDERS, NUMPY2_WARNING, faces, functional_model, keras, layers  # noqa: E402
 
-keras = keras_files.import_keras("tests")
-layers = keras.layers
-# Keras 3.15's torch backend calls np.array(tensor) in saving and set_weights, which numpy 2 flags; not ours to fix.
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy:DeprecationWarning")
+pytestmark = pytest.mark.filterwarnings(NUMPY2_WARNING)
 
 SEQUENTIAL_CONVS = [("c1", (8, 48, 48)), ("c2", (16, 24, 24))]
 FUNCTIONAL_CONVS = [("stem", (8, 64, 64)), ("sep", (16, 64, 64)), ("res", (16, 32, 32)), ("dw", (16, 32, 32)),
                     ("cls", (7, 32, 32))]
-
-
-@contextlib.contextmanager
-def _seeded(seed: int, floatx: str = "float32"):
-    """Layers built in ``floatx``. keras.utils.set_random_seed seeds Python's, numpy's and torch's global
-    generators, and Keras keeps its default dtype policy globally: give all of them back after."""
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    kept_floatx, kept_policy = keras.config.floatx(), keras.config.dtype_policy()
-    keras.config.set_floatx(floatx)
-    keras.config.set_dtype_policy(floatx)  # the policy, once read, no longer follows floatx
-    try:
-        with torch.random.fork_rng():
-            keras.utils.set_random_seed(seed)
-            yield
-    finally:
-        keras.config.set_floatx(kept_floatx)
-        keras.config.set_dtype_policy(kept_policy)
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-
-
-def _trained_looking_batchnorm(model, seed: int) -> None:
-    """Statistics and scales away from 0 and 1, so that inference-mode BatchNorm is tested for real."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, layers.BatchNormalization):
-            n = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.3, n), rng.normal(0, 0.5, n),
-                               rng.uniform(0.5, 2.0, n)])
-
-
-def sequential_model(floatx: str = "float32"):
-    """The course-homework shape: conv, BatchNorm, max-pool, Dense, and a Dense softmax at the end."""
-    with _seeded(11, floatx):
-        model = keras.Sequential([
-            keras.Input((48, 48, 1)),
-            layers.Conv2D(8, 3, padding="same", activation="relu", name="c1"),
-            layers.BatchNormalization(name="bn1"),
-            layers.MaxPooling2D(name="pool1"),
-            layers.Conv2D(16, 3, padding="same", name="c2"),
-            layers.BatchNormalization(name="bn2"),
-            layers.Activation("relu", name="relu2"),
-            layers.MaxPooling2D(name="pool2"),
-            layers.Flatten(name="flatten"),
-            layers.Dense(32, activation="relu", name="fc"),
-            layers.Dense(7, activation="softmax", name="out"),
-        ])
-        _trained_looking_batchnorm(model, 11)
-    return model
-
-
-def functional_model(floatx: str = "float32", end: str = "activation"):
-    """The small Xception-style shape at 64x64: separable and depthwise convs, a strided 1x1 residual, an Add,
-    a class conv, global pooling and a separate softmax layer (``end``: "activation", "softmax_layer", "none")."""
-    with _seeded(12, floatx):
-        inputs = keras.Input((64, 64, 1))
-        x = layers.Conv2D(8, 3, padding="same", name="stem")(inputs)
-        x = layers.BatchNormalization(name="stem_bn")(x)
-        x = layers.Activation("relu", name="stem_relu")(x)
-        residual = layers.Conv2D(16, 1, strides=2, padding="same", name="res")(x)
-        x = layers.SeparableConv2D(16, 3, padding="same", name="sep")(x)
-        x = layers.BatchNormalization(name="sep_bn")(x)
-        x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool")(x)
-        x = layers.Add(name="add")([x, residual])
-        x = layers.DepthwiseConv2D(3, padding="same", activation="relu", name="dw")(x)
-        x = layers.Conv2D(7, 3, padding="same", name="cls")(x)
-        x = layers.GlobalAveragePooling2D(name="gap")(x)
-        if end == "activation":
-            x = layers.Activation("softmax", name="predictions")(x)
-        elif end == "softmax_layer":
-            x = layers.Softmax(name="predictions")(x)
-        model = keras.Model(inputs, x)
-        _trained_looking_batchnorm(model, 12)
-    return model
-
-
-BUILDERS = {"sequential": sequential_model, "functional": functional_model}
 CASES = [(kind, suffix) for kind in BUILDERS for suffix in (".h5", ".keras")]
 
 
@@ -125,11 +38,6 @@ def saved(tmp_path_factory):
                 paths[kind, suffix, floatx] = folder / f"{kind}_{floatx}{suffix}"
                 model.save(paths[kind, suffix, floatx])
     return paths
-
-
-def _faces(model, count: int = 3, seed: int = 0, dtype=torch.float32) -> torch.Tensor:
-    height, width, channels = model.input_shape
-    return torch.rand(count, channels, height, width, generator=torch.Generator().manual_seed(seed), dtype=dtype)
 
 
 def _reference_logits_model(path):
@@ -178,7 +86,7 @@ def test_logits_equal_keras_pre_softmax_output(saved, kind, suffix):
     path = saved[kind, suffix, "float32"]
     model = load_keras(path)
     reference, run = _reference_logits_model(path)
-    x = _faces(model, count=5)
+    x = faces(model, count=5)
     with torch.inference_mode():
         ours = model(x)
         _, logits = run(x.permute(0, 2, 3, 1).contiguous())
@@ -201,7 +109,7 @@ def keras_float64(monkeypatch):
 @pytest.mark.parametrize("kind, suffix", CASES)
 def test_input_gradients_match_finite_differences_in_float64(saved, keras_float64, kind, suffix):
     model = load_keras(saved[kind, suffix, "float64"])
-    x = _faces(model, count=2, dtype=torch.float64)
+    x = faces(model, count=2, dtype=torch.float64)
     targets = torch.tensor([3, 5])
     pixels = x.detach().clone().requires_grad_(True)
     (grads,) = torch.autograd.grad(model(pixels).gather(1, targets.view(-1, 1)).sum(), pixels)
@@ -230,7 +138,7 @@ def test_gradcam_through_the_hooks_equals_a_keras_submodel(saved, kind, suffix):
     model = load_keras(path)
     _, run = _reference_logits_model(path)
     names = ["c1", "c2", "relu2"] if kind == "sequential" else ["stem_relu", "sep", "dw", "cls"]
-    x, targets = _faces(model, count=3, seed=1), torch.tensor([0, 3, 6])
+    x, targets = faces(model, count=3, seed=1), torch.tensor([0, 3, 6])
     for name in names:
         ours = gradcam_raw(model, model.layer(name), x, targets)[:, 0]
         x_last = x.permute(0, 2, 3, 1).contiguous().requires_grad_(True)  # else frozen Keras builds no graph
@@ -245,7 +153,7 @@ def test_gradcam_through_the_hooks_equals_a_keras_submodel(saved, kind, suffix):
 def test_the_recorded_output_is_channels_first_and_the_model_runs_on_from_it(saved):
     model = load_keras(saved["functional", ".keras", "float32"])
     layer = model.layer("sep")
-    x = _faces(model, count=2).requires_grad_(True)
+    x = faces(model, count=2).requires_grad_(True)
     plain = model(x)
     with CallRecorder([layer]) as recorder:
         hooked = model(x)
@@ -262,7 +170,7 @@ def test_the_recorded_output_is_channels_first_and_the_model_runs_on_from_it(sav
 def test_linear_activation_shows_the_filters_own_response_and_is_restored(saved):
     model = load_keras(saved["sequential", ".keras", "float32"])
     conv = model.layer("c1")
-    x = _faces(model, count=2)
+    x = faces(model, count=2)
     with torch.inference_mode(), CallRecorder([conv]) as recorder:
         model(x)
         with keras_model.linear_activation(conv):
@@ -276,7 +184,7 @@ def test_linear_activation_shows_the_filters_own_response_and_is_restored(saved)
 
 def test_randomisation_reinitialises_a_deep_copy_output_side_first(saved):
     model = load_keras(saved["functional", ".keras", "float32"])
-    x = _faces(model, count=2)
+    x = faces(model, count=2)
     before = model(x).detach()
 
     def randomised(seed):
@@ -306,119 +214,8 @@ def test_a_softmax_it_cannot_open_is_explained_on_log_probabilities(tmp_path):
         functional_model(end=end).save(path)
         model = load_keras(path)
         assert model.output_kind == kind
-        x = _faces(model, count=3)
+        x = faces(model, count=3)
         with torch.inference_mode():
             keras_out = keras.saving.load_model(path, compile=False)(x.permute(0, 2, 3, 1), training=False)
             expected = keras_out.log() if kind == LOG_PROBABILITIES else keras_out
             torch.testing.assert_close(model(x), expected, atol=1e-5, rtol=0)
-
-
-def _saved_model_folder(tmp_path):
-    folder = tmp_path / "exported"
-    (folder / "variables").mkdir(parents=True)
-    (folder / "saved_model.pb").write_bytes(b"\x08\x01")
-    return folder
-
-
-def _weights_only(tmp_path):
-    sequential_model().save_weights(tmp_path / "w.weights.h5")
-    return (tmp_path / "w.weights.h5").rename(tmp_path / "weights.h5")
-
-
-def _channels_first(tmp_path):
-    model = keras.Sequential([keras.Input((1, 48, 48)), layers.Conv2D(4, 3, data_format="channels_first", name="cf"),
-                              layers.GlobalAveragePooling2D(data_format="channels_first"), layers.Dense(7)])
-    model.save(tmp_path / "cf.keras")
-    return tmp_path / "cf.keras"
-
-
-def _text(name):
-    def write(tmp_path):
-        (tmp_path / name).write_text("epoch 12: val acc 0.61\n")
-        return tmp_path / name
-    return write
-
-
-@pytest.mark.parametrize("make, expected", [
-    (_saved_model_folder, r"exported: a TensorFlow SavedModel folder, which is not supported .*expected a \.keras "
-                          r"or \.h5 file; .*load_model\('exported'\)\.save\('model\.keras'\)"),
-    (_weights_only, r"weights\.h5: holds only weights, no architecture .*expected a whole model saved with "
-                    r"model\.save"),
-    (_channels_first, r"cf\.keras: layer 'cf' is channels_first, expected channels_last"),
-    (_text("notes.h5"), r"notes\.h5: not an HDF5 file, expected a Keras model saved with model\.save"),
-    (_text("notes.keras"), r"notes\.keras: not a \.keras archive"),
-], ids=["saved_model", "weights_only", "channels_first", "not_hdf5", "not_zip"])
-def test_bad_keras_files_stop_with_one_line(tmp_path, make, expected):
-    path = make(tmp_path)
-    with pytest.raises(InputError, match=expected) as caught:
-        load_keras(path)
-    assert "\n" not in str(caught.value) and str(tmp_path) in str(caught.value)
-
-
-def test_a_keras_file_without_the_extra_names_the_extra(saved, monkeypatch):
-    monkeypatch.setitem(sys.modules, "keras", None)  # what `import keras` meets where keras is not installed
-    path = saved["sequential", ".h5", "float32"]
-    with pytest.raises(InputError, match=r'sequential_float32\.h5: a Keras model needs the keras extra, which is '
-                                         r'not installed; install it with pip install -e "\.\[keras\]"'):
-        load_keras(path)
-
-
-def test_another_keras_backend_is_named_not_overridden(saved):
-    code = ("from generator.errors import InputError\nfrom generator.models.keras_model import load_keras\n"
-            f"try:\n    load_keras({str(saved['sequential', '.h5', 'float32'])!r})\n"
-            "except InputError as error:\n    print(error)\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT), KERAS_BACKEND="jax"))
-    assert result.returncode == 0, result.stderr
-    assert "KERAS_BACKEND is set to 'jax', expected 'torch'" in result.stdout
-    assert result.stdout.count("\n") == 1
-
-
-def _keras3_twin(weights):
-    """The architecture of keras2_h5.MINI_XCEPTION built anew with Keras 3's own API, given the same weights."""
-    inputs = keras.Input(keras2_h5.INPUT_SHAPE)
-    tensors = {"input_1": inputs}
-    for name, kind, spec, sources in keras2_h5.MINI_XCEPTION:
-        if kind == "Conv2D":
-            layer = layers.Conv2D(spec["filters"], tuple(spec["kernel_size"]),
-                                  strides=tuple(spec.get("strides", (1, 1))), padding=spec.get("padding", "valid"),
-                                  use_bias=spec["use_bias"], name=name)
-        elif kind == "SeparableConv2D":
-            layer = layers.SeparableConv2D(spec["filters"], 3, padding="same", use_bias=False, name=name)
-        elif kind == "MaxPooling2D":
-            layer = layers.MaxPooling2D(3, strides=2, padding="same", name=name)
-        elif kind == "Activation":
-            layer = layers.Activation(spec["activation"], name=name)
-        else:
-            layer = getattr(layers, kind)(name=name)
-        inbound = [tensors[s] for s in sources]
-        tensors[name] = layer(inbound if kind == "Add" else inbound[0])
-    twin = keras.Model(inputs, tensors["predictions"])
-    for name, arrays in weights.items():
-        if arrays:
-            twin.get_layer(name).set_weights([value for _, value in arrays])
-    return twin
-
-
-def test_a_keras2_h5_file_loads_with_its_weights_names_and_softmax_opened(tmp_path):
-    """The acceptance case in miniature: a FER2013 mini-Xception as Keras 2.0.5 saved it (separable convs, a
-    separate softmax layer, 64x64 input), written in Keras 2's layout (tests/keras2_h5.py)."""
-    weights = keras2_h5.random_weights(seed=0)
-    path = tmp_path / "fer2013_mini_XCEPTION.102-0.66.hdf5"
-    keras2_h5.write(path, weights)
-    model = load_keras(path)
-    assert model.output_kind == LOGITS
-    assert model.input_shape == (64, 64, 1)
-    assert [(name, shape) for name, _, shape in model.conv_layers()] == [
-        ("conv2d_1", (8, 62, 62)), ("separable_conv2d_1", (16, 62, 62)), ("separable_conv2d_2", (16, 62, 62)),
-        ("conv2d_2", (16, 31, 31)), ("conv2d_3", (7, 31, 31))]
-    for name, arrays in weights.items():  # each array reached the layer of its own name
-        loaded = [keras.ops.convert_to_numpy(v) for v in model.layer(name).weights]
-        assert len(loaded) == len(arrays) and all(np.array_equal(a, v) for (_, v), a in zip(arrays, loaded)), name
-    twin = _keras3_twin(weights)
-    logits = keras.Model(twin.inputs, twin.get_layer("predictions").input)
-    x = _faces(model, count=4)
-    with torch.inference_mode():
-        expected = logits(x.permute(0, 2, 3, 1), training=False)
-        torch.testing.assert_close(model(x), expected, atol=1e-5, rtol=0)
-    assert float(expected.std()) > 1e-3
