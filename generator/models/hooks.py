@@ -5,9 +5,13 @@ Hooks outlive the call that registered them unless removed, and a forgotten one 
 (Grad-CAM's would keep every batch's activations alive). So every hook here belongs to a context manager, or to a
 try/finally in the one function that registers it, and is removed explicitly on the way out, also when the
 forward pass raises; nothing relies on garbage collection.
+
+Keras layers (``torch.nn.Module``s under Keras's PyTorch backend) compute channels-last, (N, H, W, C). The methods
+see channels-first everywhere: ``channels_first`` is the one adapter, used by every hook here.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -22,11 +26,24 @@ def inner_module(model: nn.Module) -> nn.Module:
     return getattr(model, "inner", model)
 
 
+def _is_keras_layer(module: nn.Module) -> bool:
+    keras = sys.modules.get("keras")  # a model can only be a Keras one once keras has been imported
+    return keras is not None and isinstance(module, keras.layers.Layer)
+
+
+def channels_first(module: nn.Module, value):
+    """A Keras layer's 4-D image tensor (N, H, W, C) as (N, C, H, W), a view in the autograd graph; anything
+    else (a PyTorch layer's tensor, a Keras vector) as it is."""
+    if isinstance(value, torch.Tensor) and value.ndim == 4 and _is_keras_layer(module):
+        return value.permute(0, 3, 1, 2)
+    return value
+
+
 @dataclass(frozen=True)
 class Call:
     module: nn.Module
     input: torch.Tensor | None  # the first positional argument, None for a call without one
-    output: object              # the module's return value, as the next layer receives it
+    output: object              # the module's return value, as the next layer receives it (channels-first if Keras)
 
 
 class CallRecorder:
@@ -55,8 +72,14 @@ class CallRecorder:
             handle.remove()
         self._handles = []
 
-    def _record(self, module: nn.Module, args: tuple, output) -> None:  # returning None leaves the output as is
-        self.calls.append(Call(module, args[0] if args else None, output))
+    def _record(self, module: nn.Module, args: tuple, output):  # returning None leaves the output as is
+        recorded = channels_first(module, output)
+        self.calls.append(Call(module, channels_first(module, args[0]) if args else None, recorded))
+        if recorded is not output:
+            # The model goes on from the recorded channels-first tensor, not from a copy of it: a gradient with
+            # respect to what was recorded (Grad-CAM's) needs the scores to be computed from it.
+            return recorded.permute(0, 2, 3, 1)
+        return None
 
     def outputs(self, module: nn.Module) -> list:
         """What ``module`` returned, one entry per call, in call order."""
@@ -75,7 +98,7 @@ def input_of(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tenso
     reached = {}
 
     def stop(_module, args):
-        reached["input"] = args[0]
+        reached["input"] = channels_first(layer, args[0])
         raise ReachedLayer
 
     handle = layer.register_forward_pre_hook(stop)
