@@ -35,6 +35,21 @@ def tiny_model(seed: int = 0) -> FerCNN:
     return model
 
 
+def with_random_statistics(model: torch.nn.Module, seed: int, affine: bool = False) -> torch.nn.Module:
+    """BatchNorm with running statistics that are not the identity (and, with ``affine``, random scales and
+    shifts), in eval mode: so eval mode and BatchNorm folding are tested for real."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.2, 0.2, generator=generator)
+                module.running_var.uniform_(0.5, 2.0, generator=generator)
+                if affine:
+                    module.weight.uniform_(0.5, 1.5, generator=generator)
+                    module.bias.uniform_(-0.1, 0.1, generator=generator)
+    return model.eval()
+
+
 def snapshot(folder: Path, folders: bool = False) -> dict:
     """Every file under ``folder``: relative path -> (bytes, mtime in ns). Equal snapshots: nothing was rewritten.
 

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from conftest import QUICK, TINY_KWARGS, quick_tables, run_cli, tiny_model, write_project
+from conftest import QUICK, TINY_KWARGS, quick_tables, run_cli, tiny_model, with_random_statistics, write_project
 from generator.errors import InputError
 from generator.explain.chain import conv_chain
 from generator.explain.filters import ascend, feature_maps
@@ -26,17 +26,6 @@ from generator.models.load import NormalisedModel
 GEOMETRIES = [Geometry(64, 64, 3), Geometry(32, 40, 1), Geometry(44, 44, 1, "center-crop"),
               Geometry(45, 47, 3, "center-crop"), Geometry(56, 61, 1, "pad")]
 IDS = [f"{g.channels}x{g.height}x{g.width}-{g.resize}" for g in GEOMETRIES]
-
-
-def with_random_statistics(model: nn.Module, seed: int) -> nn.Module:
-    """BatchNorm with running statistics that are not the identity, so eval mode is tested for real."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.2, 0.2, generator=generator)
-                module.running_var.uniform_(0.5, 2.0, generator=generator)
-    return model.eval()
 
 
 def small_model(geometry: Geometry, seed: int = 0, dtype=torch.float32) -> NormalisedModel:

@@ -12,25 +12,12 @@ from generator.models.fast import inference_model
 from generator.models.geometry import Geometry
 from generator.models.load import NormalisedModel, load_model
 
-from conftest import ROOT
-
-
-def with_random_statistics(model: nn.Module, seed: int) -> nn.Module:
-    """Random weights (the seed) and random BatchNorm running statistics and affine parameters, in eval mode."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.2, 0.2, generator=generator)
-                module.running_var.uniform_(0.5, 2.0, generator=generator)
-                module.weight.uniform_(0.5, 1.5, generator=generator)
-                module.bias.uniform_(-0.1, 0.1, generator=generator)
-    return model.eval()
+from conftest import ROOT, with_random_statistics
 
 
 def small_deep_cnn(seed: int = 0) -> NormalisedModel:
     torch.manual_seed(seed)
-    inner = with_random_statistics(FerCNN(blocks=((4, 4), (6,), (8,)), hidden=8), seed)
+    inner = with_random_statistics(FerCNN(blocks=((4, 4), (6,), (8,)), hidden=8), seed, affine=True)
     return NormalisedModel(inner, 255.0, 0.5, 0.25, "logits").eval()
 
 
@@ -64,7 +51,7 @@ def test_demo_cnn_question_4_settings(face):
 
 def test_course_sized_cnn_at_the_borders(face):
     torch.manual_seed(1)
-    model = NormalisedModel(with_random_statistics(FerCNN(), 1), 255.0, 0.0, 1.0, "logits").eval()
+    model = NormalisedModel(with_random_statistics(FerCNN(), 1, affine=True), 255.0, 0.0, 1.0, "logits").eval()
     plan = incremental.prepare(model)
     assert plan is not None
     centres = np.array([0, 1, 6, 24, 41, 46, 47])
@@ -90,7 +77,7 @@ def test_probabilities_output_and_a_sequential_model(face):
     inner = with_random_statistics(nn.Sequential(
         nn.Conv2d(1, 6, 5, padding=2), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(6, 8, 3, padding=0, bias=False), nn.ReLU(), nn.Dropout(0.5), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(8 * 11 * 11, 7), nn.Softmax(dim=1)), 2)
+        nn.Flatten(), nn.Linear(8 * 11 * 11, 7), nn.Softmax(dim=1)), 2, affine=True)
     model = NormalisedModel(inner, 1.0, 0.5, 0.2, "probabilities").eval()
     assert incremental.prepare(model) is not None
     result = occlusion(model, face, 4, box=9, stride=2, fill=0.0)
@@ -167,13 +154,13 @@ def test_a_wrapper_that_resizes_or_replicates_takes_the_batched_path(face, geome
     the plan takes it; with a resize, a crop, a border or three channels the batched path must, and it must equal
     the naive loop, which calls the wrapper on each occluded 48x48 face."""
     torch.manual_seed(5)
-    inner = with_random_statistics(FerCNN(blocks=((4,), (6,)), hidden=8, size=geometry.height), 5)
+    inner = with_random_statistics(FerCNN(blocks=((4,), (6,)), hidden=8, size=geometry.height), 5, affine=True)
     if geometry.channels == 3:
         inner.features[0] = nn.Conv2d(3, 4, 3, padding=1)
     model = NormalisedModel(inner.eval(), 255.0, 0.5, 0.25, "logits", geometry).eval()
     assert incremental.prepare(model) is None
-    control = NormalisedModel(with_random_statistics(FerCNN(blocks=((4,), (6,)), hidden=8), 5), 255.0, 0.5, 0.25,
-                              "logits").eval()
+    plain = with_random_statistics(FerCNN(blocks=((4,), (6,)), hidden=8), 5, affine=True)
+    control = NormalisedModel(plain, 255.0, 0.5, 0.25, "logits").eval()
     assert incremental.prepare(control) is not None
     result = occlusion(model, face, 3, box=15, stride=4, fill=1.0, batched_model=inference_model(model))
     assert np.abs(result.heatmap - naive_heatmap(model, face, 3, 15, range(0, 48, 4), 1.0)).max() < 1e-5
