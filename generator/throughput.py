@@ -2,8 +2,8 @@
 of work a stage counts (``Cost`` in generator/estimate.py).
 
 Every kind is timed the way the stages run it, after a warm-up run (the first call of a traced model, or of a new
-batch shape, pays once for optimisation and memory). On the demo CNN the whole measurement takes about a second; on
-a large model, about as long as a dozen batches of 32 faces through it.
+batch shape, pays once for optimisation and memory). Its cost is about a dozen batches of 32 faces through the
+model, forward or back, and a figure, plus imports the stages would pay anyway (question 2's optimiser, matplotlib).
 """
 from __future__ import annotations
 
