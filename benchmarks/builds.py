@@ -8,11 +8,15 @@
 - with --full-csv: a cold build on a 35,887-row FER2013-format CSV, with its peak memory (resident set size).
 
 Each row gives the wall time, the target from issue 5, and what the build printed about the cache and the files.
+Then, for the cold demo build, the estimate it said before its stages ran against each stage's measured time
+(build-timings.json), and their ratio: issue 11 asks for the estimate within a factor of 2 of each stage.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -30,8 +34,18 @@ WITH_PEAK = ("import atexit, runpy, sys; atexit.register(lambda: print('peak-rss
              "sys.argv[0] = 'generator'; runpy.run_module('generator', run_name='__main__')")
 
 
-def run_build(project: Path, *extra: str) -> tuple[float, str, float]:
-    """(wall seconds, the build's summary lines, peak RSS in MiB)."""
+# A line of the estimate, as generator/estimate.py lays it out: "~   12.3 s  q1 saliency and gradient methods"
+ESTIMATE_LINE = re.compile(r"^\s*~\s*([0-9.]+) s  (.+)$")
+
+
+def estimate_against_timings(stdout: str, timings: dict) -> list[tuple[str, float, float]]:
+    """(step, estimated seconds, measured seconds) for every step the build estimated."""
+    estimated = [(m[2], float(m[1])) for m in map(ESTIMATE_LINE.match, stdout.splitlines()) if m]
+    return [(name, seconds, timings[name]) for name, seconds in estimated if name in timings]
+
+
+def run_build(project: Path, *extra: str) -> tuple[float, str, float, str]:
+    """(wall seconds, the build's summary lines, peak RSS in MiB, its whole stdout)."""
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", WITH_PEAK, "build", "--config", str(project / "pyproject.toml"),
                            *extra], cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, PYTHONHASHSEED="0"))
@@ -40,24 +54,26 @@ def run_build(project: Path, *extra: str) -> tuple[float, str, float]:
         raise SystemExit(f"build failed:\n{done.stderr}")
     peak = next(int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("peak-rss-kib"))
     lines = [line.strip() for line in done.stdout.splitlines() if "reused" in line or "Built the report" in line]
-    return wall, " | ".join(lines), peak / 1024
+    return wall, " | ".join(lines), peak / 1024, done.stdout
 
 
-def _demo_builds() -> list[tuple]:
+def _demo_builds(comparison: list) -> list[tuple]:
+    """The rows of the three demo builds; ``comparison`` receives the cold build's estimate against its times."""
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         project = Path(folder)
         (project / "pyproject.toml").write_text(f"[tool.generator]\nsite_dir = '{project / 'site_src'}'\n")
-        wall, said, peak = run_build(project)
+        wall, said, peak, stdout = run_build(project)
         rows.append(("cold build, demo report", wall, "<= 60 s", f"peak RSS {peak:.0f} MiB; {said}"))
+        comparison.extend(estimate_against_timings(stdout, json.loads((project / "build-timings.json").read_text())))
         original = TEMPLATE.read_text()
         try:
             TEMPLATE.write_text(original + "{# edited by benchmarks/builds.py #}\n")
-            wall, said, _ = run_build(project)
+            wall, said, _, _ = run_build(project)
             rows.append(("rebuild after a template edit", wall, "<= 3 s", said))
         finally:
             TEMPLATE.write_text(original)
-        wall, said, _ = run_build(project)
+        wall, said, _, _ = run_build(project)
         rows.append(("rebuild, nothing changed", wall, "<= 2 s", said))
     return rows
 
@@ -73,18 +89,19 @@ def write_full_csv(path: Path, rows: int = 35887) -> None:
     write_csv(path, images, rng.integers(0, 7, rows), usage)
 
 
-def measure(full_csv: bool, demo: bool = True) -> list[tuple]:
-    """Rows of (what, seconds, target, printed)."""
+def measure(full_csv: bool, demo: bool = True, comparison: list | None = None) -> list[tuple]:
+    """Rows of (what, seconds, target, printed). ``comparison``, if given, receives (step, estimated seconds,
+    measured seconds) of the cold demo build."""
     rows = []
     if demo:
-        rows += _demo_builds()
+        rows += _demo_builds(comparison if comparison is not None else [])
     if full_csv:
         with tempfile.TemporaryDirectory() as folder:
             project = Path(folder)
             write_full_csv(project / "fer2013.csv")
             (project / "pyproject.toml").write_text(
                 f"[tool.generator]\nsite_dir = '{project / 'site_src'}'\n[tool.generator.data]\ncsv = 'fer2013.csv'\n")
-            wall, said, peak = run_build(project)
+            wall, said, peak, _ = run_build(project)
             rows.append(("cold build, 35,887-row CSV", wall, "peak RSS <= 2048 MiB",
                          f"peak RSS {peak:.0f} MiB; {said}"))
     return rows
@@ -95,8 +112,23 @@ def main() -> None:
     parser.add_argument("--full-csv", action="store_true", help="also build from a full-size CSV (memory)")
     parser.add_argument("--skip-demo", action="store_true", help="no demo builds (with --full-csv: memory only)")
     args = parser.parse_args()
-    for what, seconds, target, said in measure(args.full_csv, demo=not args.skip_demo):
+    comparison: list = []
+    for what, seconds, target, said in measure(args.full_csv, demo=not args.skip_demo, comparison=comparison):
         print(f"{what:<34}{seconds:8.1f} s   target {target:<22}{said}", flush=True)
+    print_comparison(comparison)
+
+
+def print_comparison(rows: list[tuple[str, float, float]]) -> None:
+    """The estimate against the measured time of each step, and of all of them."""
+    if not rows:
+        return
+    print("\nestimate said before the cold demo build's stages, against their measured times (target: a ratio "
+          "between 0.5 and 2)")
+    print(f"  {'step':<40}{'estimated':>10}{'measured':>10}{'measured/estimated':>20}")
+    for name, estimated, measured in rows + [("all of them", sum(r[1] for r in rows), sum(r[2] for r in rows))]:
+        ratio = measured / estimated if estimated else float("inf")
+        flag = "" if 0.5 <= ratio <= 2 else "   outside the factor of 2"
+        print(f"  {name:<40}{estimated:9.1f}s{measured:9.1f}s{ratio:20.2f}{flag}")
 
 
 if __name__ == "__main__":

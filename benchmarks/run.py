@@ -268,11 +268,12 @@ def main() -> None:
             bench_ascent(name, model, filters_ref=4 if name == "demo" else 2, threads=args.threads)
     if args.only in (None, "csv"):
         bench_csv()
-    build_rows = []
+    build_rows, comparison = [], []
     if args.only in (None, "builds"):
-        for row in builds.measure(full_csv=True):
+        for row in builds.measure(full_csv=True, comparison=comparison):
             print(f"{row[0]:<34}{row[1]:8.1f} s   target {row[2]:<22}{row[3]}", flush=True)
             build_rows.append(row)
+        builds.print_comparison(comparison)
     summary(build_rows)
 
 

@@ -1,8 +1,9 @@
 """The pipeline in one readable function: gather everything in memory, then write site_src/ once.
 
-settings -> data and model -> checks -> image set -> the stages of generator/questions (each cached) -> page
-context -> pages -> site_src/ -> the record of this build (generator/store.py). Nothing is written to site_src/
-until every page and figure exists, so a failed build leaves it as it was.
+settings -> data and model -> checks -> the estimate of what is left to compute -> image set -> the stages of
+generator/questions (each cached) -> page context -> pages -> site_src/ -> the record of this build
+(generator/store.py). Nothing is written to site_src/ until every page and figure exists, so a failed build leaves
+it as it was.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import numpy as np
 import torch
 
 from generator.config import Settings, as_table
+from generator.data.fer2013 import NUM_CLASSES
+from generator.estimate import announce
 from generator.explain.regions import template_parts
 from generator.imageset import pick_images, predict
 from generator.inputs import DataInputs, load_data
@@ -23,21 +26,25 @@ from generator.models.load import LoadedModel, load_model
 from generator.only import merged_files, previous_context, require_full_build
 from generator.pages import report_context
 from generator.preflight import check_before_analysis
+from generator.progress import Progress, as_progress
 from generator.rebuild import analysis_key
 from generator.site.render import page_files
 from generator.site.writer import write_site
-from generator.stages import StageInputs, Timer, run_stages, stage_contexts
+from generator.stages import StageInputs, Timer, pending_stages, run_stages, stage_contexts, stage_names
 from generator.store import Record, Store, code_version, file_sha256, versions
 
 
 def build(settings: Settings, template_dir: Path, progress=lambda _: None, force: bool = False,
           data: DataInputs | None = None, device: str = "cpu", only: str | None = None) -> dict:
-    """Build the report into ``settings.site_dir``. Returns stage timings, cache use and write counts.
+    """Build the report into ``settings.site_dir``. Returns stage timings, the estimate said before them (step ->
+    seconds; empty when every stage came from the cache), cache use and write counts.
 
-    ``data``: ``load_data(settings)``'s output where the caller has loaded it already (the CLI does, to report a
-    bad CSV before importing torch). ``force`` recomputes every stage. ``only`` (a key of
-    generator.questions.ALONE) computes that stage alone and rewrites only its files (see generator/only.py).
+    ``progress``: a generator.progress.Progress, or a function of one line. ``data``: ``load_data(settings)``'s
+    output where the caller has loaded it already (the CLI does, to report a bad CSV before importing torch).
+    ``force`` recomputes every stage. ``only`` (a key of generator.questions.ALONE) computes that stage alone and
+    rewrites only its files (see generator/only.py).
     """
+    progress = as_progress(progress)
     timer = Timer(progress)
     site_dir = settings.resolve(settings.site_dir)
     store = Store(settings.root, site_dir, force)
@@ -49,6 +56,15 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
         data, loaded, fast = _load_and_check(settings, data, device, progress)
     files_read = _input_files(settings, loaded, data)
     key = _stage_key(settings, loaded, data, device, files_read)
+    run, estimate = stage_names(only), {}
+
+    def say_estimate(pending: list[str], data_faces: int) -> dict:
+        with timer.stage("speed measurement", announce=False):
+            return announce(settings, loaded.model, fast, pending, run, NUM_CLASSES, data_faces, progress)
+
+    predicted = store.has("predictions", key)
+    if not predicted:  # the faces to explain are not known yet, nor which stages the cache holds: all will run
+        estimate = say_estimate(run, len(data.dataset.images))
     with timer.stage("validation predictions and image set"):
         probabilities = store.run("predictions", key, lambda: predict(fast, data.dataset.images))
         images = pick_images(probabilities, data.dataset.labels, data.validation, data.rows,
@@ -60,6 +76,9 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
     parts = masks if masks is not None else np.stack([template_parts()] * len(faces))
     inputs = StageInputs(settings, loaded.model, fast, data, images, faces, masks, parts, probabilities, progress)
     chosen = dict(key, rows=images.rows, targets=images.targets, validation=data.validation)
+    pending = pending_stages(settings, store, chosen, only) if predicted else []
+    if pending:  # nothing is measured when every stage comes from the cache: a rebuild stays fast
+        estimate = say_estimate(pending, 0)
     files = run_stages(inputs, store, chosen, timer, only)
     with timer.stage("pages"):
         context = earlier if only else {
@@ -72,11 +91,11 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
     if not only:  # saved after the write: the next rebuild renders from it when no analysis input changed
         store.save_record(Record(analysis_key(settings), code_version(), files_read, context, files))
     store.evict()
-    return {"stages": timer.stages, "files": counts, "site_dir": str(site_dir), "cached": store.hits,
-            "computed": store.misses}
+    return {"stages": timer.stages, "estimate": estimate, "files": counts, "site_dir": str(site_dir),
+            "cached": store.hits, "computed": store.misses}
 
 
-def _load_and_check(settings: Settings, data: DataInputs | None, device: str, progress):
+def _load_and_check(settings: Settings, data: DataInputs | None, device: str, progress: Progress):
     """The data first (a bad CSV is the likelier mistake, and its check costs less than loading the model), then
     the model, then every check that needs both: a bad input fails in seconds, not after the analysis."""
     data = data if data is not None else load_data(settings)

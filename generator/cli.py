@@ -29,6 +29,39 @@ def _error(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+class LoopBars:
+    """The build's named loops as tqdm bars on ``stream``, with elapsed time and ETA. tqdm's ``disable=None``
+    keeps them quiet when ``stream`` is not a terminal. A line said while a bar is drawn goes above it."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.bars: dict = {}
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+        if name not in self.bars:
+            self.bars[name] = tqdm(total=total, desc=f"  {name}", file=self.stream, disable=None, dynamic_ncols=True)
+        bar = self.bars[name]
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+            del self.bars[name]
+
+    def say(self, line: str) -> None:
+        from tqdm import tqdm
+        tqdm.write(f"  {line}", file=self.stream)
+
+
+def build_progress():
+    """Progress for the build: lines on stdout; on a terminal, its loops as bars. When stdout is not a terminal (a
+    log, a pipe, a test), each loop stays one plain line per item, as in ``q3: LIME 3/7``."""
+    from generator.progress import Progress
+    if not sys.stdout.isatty():
+        return Progress(lambda line: _say(f"  {line}"))
+    bars = LoopBars(sys.stdout)
+    return Progress(bars.say, bars)
+
+
 def _settings(args):
     from generator.config import load_settings, parse_override
     overrides = dict(parse_override(text) for text in args.set)
@@ -57,7 +90,7 @@ def cmd_build(args) -> None:
         from generator.inputs import load_data
         data = load_data(settings)  # before torch is imported: a bad CSV is reported in a second, not after five
         from generator.build import build
-        result = build(settings, TEMPLATES, progress=lambda m: _say(f"  {m}"), force=args.force, data=data,
+        result = build(settings, TEMPLATES, progress=build_progress(), force=args.force, data=data,
                        device=args.device, only=args.only)
     _write_timings(settings.root / "build-timings.json", result)
     for stage, seconds in result["stages"].items():
@@ -124,8 +157,12 @@ def parser() -> argparse.ArgumentParser:
                        help="override any setting, e.g. --set images.min_confidence=0.8")
         return p
 
-    build = with_settings(commands.add_parser("build", help="compute every explanation and write site_src/",
-                                              epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter))
+    build = with_settings(commands.add_parser(
+        "build", help="compute every explanation and write site_src/",
+        description="Compute every explanation and write site_src/. Before computing, it says how long each stage\n"
+                    "will take on this machine, and the one --set that would cut the most (nothing when every\n"
+                    "stage comes from the cache).",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter))
     build.add_argument("--seed", type=int, help="overrides seed")
     build.add_argument("--out", help="docs folder to write (overrides site_dir)")
     build.add_argument("--force", action="store_true", help="recompute every stage, ignoring the cache")

@@ -124,9 +124,16 @@ class Store:
         name = os.path.relpath(site_dir, root)
         self.record_path = self.folder / f"record-{hashlib.sha256(name.encode()).hexdigest()[:16]}.pickle"
 
+    def _path(self, stage: str, parts: dict) -> Path:
+        return self.folder / f"{stage}-{key_of(stage, parts)}.pickle"
+
+    def has(self, stage: str, parts: dict) -> bool:
+        """Whether ``run`` will find (stage, parts) without computing it (as far as the entry's presence tells)."""
+        return not self.force and self._path(stage, parts).is_file()
+
     def run(self, stage: str, parts: dict, compute: Callable[[], Any]) -> Any:
         """The cached result for (stage, parts), or ``compute()``'s, stored for next time."""
-        path = self.folder / f"{stage}-{key_of(stage, parts)}.pickle"
+        path = self._path(stage, parts)
         value = _ABSENT if self.force else _read(path)
         if value is _ABSENT:
             value = compute()

@@ -26,6 +26,7 @@ def test_nothing_changed_rewrites_nothing_and_never_imports_torch(tiny_project):
                          capture_output=True, text=True, cwd=ROOT)
     assert run.stdout.splitlines()[-1] == "result 0 False False", run.stderr
     assert "0 files written" in run.stdout
+    assert "on this machine" not in run.stdout  # no speed measured, no estimate said
     assert snapshot(tiny_project / "site_src") == before  # bytes and mtimes
 
 

@@ -1,7 +1,7 @@
 """The stage table. Each key names a module of this package that declares one stage (the shape is described in
 generator/stages.py). The build runs them in this order; a stage reads the results of the stages before it.
 
-Adding a stage: write generator/questions/<key>.py with TITLE, READS, analyse, figures and context, add its key
+Adding a stage: write generator/questions/<key>.py with TITLE, READS, analyse, figures, context and cost, add its key
 here, and its pages as templates/<language>/<key>.md.j2.
 
 Kept free of imports, so the command line can list the ``--only`` choices without loading torch.

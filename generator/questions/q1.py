@@ -6,9 +6,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from generator.config import AttributionSettings
+from generator.config import AttributionSettings, Settings
 from generator.data import synth
 from generator.data.fer2013 import as_model_input
+from generator.estimate import Cost
 from generator.explain.attributions import default_gradcam_layer, gradient_methods
 from generator.explain.filters import find_conv
 from generator.explain.methods import GRADIENT_METHODS, METHOD_NAMES
@@ -36,6 +37,19 @@ def methods_for(model: torch.nn.Module, settings: AttributionSettings, seed: int
                   if settings.gradcam_layer else default_gradcam_layer(model)[0])
     return gradient_methods(settings.smoothgrad_samples, settings.smoothgrad_noise, settings.ig_baseline,
                             settings.ig_steps, layer_name, seed), layer_name
+
+
+def gradient_passes(settings: AttributionSettings) -> int:
+    """Input-gradient passes per face of the four methods: saliency, SmoothGrad, IG, and Grad-CAM (whose backward
+    stops at its layer: counted whole)."""
+    return 1 + settings.smoothgrad_samples + settings.ig_steps + 1
+
+
+def cost(settings: Settings, faces: int, model: nn.Module) -> Cost:
+    """Per face: the four methods' gradient passes; the saliency figure's 3 panels and one per method beside the
+    face in the methods figure."""
+    return Cost(gradient=faces * gradient_passes(settings.attribution),
+                panels=faces * (3 + 1 + len(GRADIENT_METHODS)))
 
 
 def analyse(inputs: StageInputs) -> Q1Result:

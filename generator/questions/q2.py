@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from torch import nn
 
+from generator.config import Settings
 from generator.data.fer2013 import as_model_input
 from generator.data.synth import PART_ID
+from generator.estimate import Cost
 from generator.explain.filters import AscentResult, ascend, feature_maps, find_conv
 from generator.explain.regions import PARTS_OF_FACE, region_mass, template_parts
 from generator.figures.filters import grid_figure, pairs_figure
@@ -41,6 +44,14 @@ def shown_face(inputs: StageInputs) -> tuple[np.ndarray, int, str, np.ndarray]:
         return inputs.faces[0], int(inputs.rows[0]), "fallback", template_parts()
     face, part_map = found
     return face, inputs.settings.filters.image_row, "configured", part_map if part_map is not None else template_parts()
+
+
+def cost(settings: Settings, faces: int, model: nn.Module) -> Cost:
+    """Every filter of the layer ascends ``filters.steps`` steps, each through the front of the network only
+    (timed as such); the figures show each filter's pattern and output, and the top ones twice more. One face."""
+    _, layer = find_conv(model, settings.filters.layer, settings.where("filters.layer"))
+    filters, top = layer.out_channels, min(settings.filters.top, layer.out_channels)
+    return Cost(ascent=filters * settings.filters.steps, panels=2 * filters + 2 * top)
 
 
 def analyse(inputs: StageInputs) -> Q2Result:

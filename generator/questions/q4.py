@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generator.config import Settings
 from generator.data.synth import PART_ID
+from generator.estimate import Cost
 from generator.explain.occlusion import OcclusionResult, box_bounds, occlusion
 from generator.explain.regions import PARTS_OF_FACE
 from generator.figures.explanations import occlusion_figure
@@ -20,6 +22,17 @@ READS = ("occlusion",)
 class Q4Result:
     occlusions: list[OcclusionResult]
     lowest_parts: list  # per class: the face part the lowest-probability box covers the largest share of
+
+
+def positions(stride: int, size: int = 48) -> int:
+    """Box positions on one face: every ``stride``-th pixel from 0, in both directions."""
+    return len(range(0, size, stride)) ** 2
+
+
+def cost(settings: Settings, faces: int, model) -> Cost:
+    """Per face one occlusion run over every box position, and a figure of 3 panels."""
+    return Cost(occlusion_runs=faces, occlusion_positions=faces * positions(settings.occlusion.stride),
+                panels=3 * faces)
 
 
 def analyse(inputs: StageInputs) -> Q4Result:

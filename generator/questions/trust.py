@@ -7,19 +7,20 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from generator.config import OcclusionSettings
+from generator.config import OcclusionSettings, Settings
 from generator.data import synth
 from generator.data.fer2013 import as_model_input
+from generator.estimate import Cost
 from generator.explain import faithfulness as faith
 from generator.explain import groundtruth as gt
 from generator.explain.lime_explain import explain
-from generator.explain.methods import METHOD_NAMES as NAMES
+from generator.explain.methods import GRADIENT_METHODS, METHOD_NAMES as NAMES
 from generator.explain.occlusion import occlusion
 from generator.explain.saliency import normalise
-from generator.explain.sanity import PASS_BELOW, SanityResult, cascading_randomisation
+from generator.explain.sanity import PASS_BELOW, SanityResult, cascading_randomisation, weight_layers
 from generator.explain.stability import stability
 from generator.figures.trust import curves_figure, sanity_figure, std_figure
-from generator.questions import q1
+from generator.questions import q1, q3, q4
 from generator.stages import StageInputs
 
 TITLE = ""
@@ -52,6 +53,23 @@ def occlusion_method(settings: OcclusionSettings, stride: int):
     return method
 
 
+def cost(settings: Settings, faces: int, model: torch.nn.Module) -> Cost:
+    """The randomisation check runs question 1's gradient methods and a coarse occlusion on the trained model and
+    after each weight layer's randomisation; deletion and insertion run every method's pixel order and the random
+    ones, a face per step; the stability scores add ``lime_seeds - 1`` LIME runs per face. (The part check on
+    synthetic faces, 5 faces each, is left out.) Figures: one sanity panel per checked method, 2 curve panels and
+    one standard-deviation map per face."""
+    t = settings.trust
+    checks = Cost(gradient=faces * q1.gradient_passes(settings.attribution), occlusion_runs=faces,
+                  occlusion_positions=faces * q4.positions(t.sanity_occlusion_stride))
+    randomised = len(weight_layers(model)) + 1  # the trained model, then one more layer randomised each time
+    steps = -(-48 * 48 // t.pixels_per_step) + 1  # faces per curve: the start, then one per step
+    curves = (len(METHODS) + t.random_orders) * faces * 2 * steps  # deletion and insertion
+    stability = faces * (t.lime_seeds - 1) * q3.lime_passes(settings.lime)
+    sanity_panels = len(GRADIENT_METHODS) + 1  # the gradient methods and occlusion
+    return checks.scaled(randomised) + Cost(forward=curves + stability, panels=sanity_panels + 2 + faces)
+
+
 @dataclass(frozen=True)
 class TrustResult:
     sanity: dict          # method -> SanityResult (LIME is not re-run per layer: see the page)
@@ -63,7 +81,7 @@ class TrustResult:
 
 def analyse(inputs: StageInputs) -> TrustResult:
     """The eager model serves gradients and randomised copies; the fast model every forward-only step. Progress
-    hears one line per face of the LIME stability runs, the longest loop of the build."""
+    counts the faces of the LIME stability runs, the longest loop of the build."""
     model, fast, settings, faces, targets = inputs.model, inputs.fast, inputs.settings, inputs.faces, inputs.targets
     gradient_methods = q1.methods_for(model, settings.attribution, settings.seed)[0]
     gradient_maps = inputs.results["q1"].methods
@@ -87,13 +105,14 @@ def analyse(inputs: StageInputs) -> TrustResult:
 
     stabilities = []
     for k, (face, target, first) in enumerate(zip(faces, targets, lime_results)):
-        progress(f"trust: LIME stability {k + 1}/{len(faces)}")
+        progress.count("trust: LIME stability", k, len(faces))
         weights = [first.weights] + [
             explain(fast, face / 255.0, int(target), seed=settings.seed + k + 1000 * j,
                     num_samples=settings.lime.num_samples, segments=settings.lime.segments,
                     compactness=settings.lime.compactness, batch_size=settings.lime.batch_size).weights
             for j in range(1, t.lime_seeds)]
         stabilities.append(stability(weights, first.segments, settings.lime.features))
+    progress.count("trust: LIME stability", len(faces), len(faces))
 
     ground_truth = drops = None
     if parts is not None and synthetic_seed is not None:

@@ -1,0 +1,147 @@
+"""The estimate said before a build's stages run: each stage's counts, the arithmetic, the cut it offers, when it is
+said at all, and the progress bars' adapter. (How close the estimate comes to the real times is measured in
+benchmarks/builds.py, not asserted here.)"""
+import io
+
+import pytest
+
+from conftest import QUICK, ROOT, quick_tables, tiny_model
+from generator.build import build
+from generator.cli import LoopBars, build_progress
+from generator.config import Settings, load_settings
+from generator.estimate import (PREDICTIONS, Cost, Rates, best_cut, duration, estimate_lines, stage_seconds,
+                                with_setting)
+from generator.progress import Progress
+from generator.questions import STAGES
+from generator.stages import stage_module
+
+ALL = list(STAGES)
+
+
+def small_settings(**changes) -> Settings:
+    """QUICK's settings (the tiny project's) plus a few more, so that every count below is small and distinct."""
+    settings = Settings()
+    for section, lines in quick_tables(QUICK).items():
+        for line in lines:
+            key, value = (part.strip() for part in line.split("="))
+            settings = with_setting(settings, section, key, int(value))
+    for dotted, value in {"filters.top": 3, "trust.random_orders": 1, "trust.pixels_per_step": 288,
+                          **changes}.items():
+        settings = with_setting(settings, *dotted.split("."), value)
+    return settings
+
+
+def test_each_stage_counts_its_passes_by_hand():
+    """Two faces; the tiny CNN: conv 1->4, conv 4->8, then two Linear layers (4 weight layers)."""
+    settings, model = small_settings(), tiny_model()
+    costs = {name: stage_module(name).cost(settings, 2, model) for name in ALL}
+    # q1: per face saliency 1 + SmoothGrad 4 + IG 8 + Grad-CAM 1 = 14 gradient passes; 3 + 5 panels
+    assert costs["q1"] == Cost(gradient=28, panels=16)
+    # q2: the second conv's 8 filters x 10 steps; patterns 8 + outputs 8 + the top 3 twice
+    assert costs["q2"] == Cost(ascent=80, panels=22)
+    # q3: (100 samples + the face) per face; 3 panels per face and the confusion matrix
+    assert costs["q3"] == Cost(forward=202, panels=7)
+    # q4: stride 3 on 48 pixels: 16 x 16 positions per face
+    assert costs["q4"] == Cost(occlusion_runs=2, occlusion_positions=512, panels=6)
+    # trust: the trained model + 4 randomised layers = 5 times (q1's 28 gradient passes, 2 occlusion runs of 4 x 4
+    # positions at stride 12); curves: (6 methods + 1 random order) x 2 faces x 2 curves x (2304 / 288 + 1 = 9)
+    # = 252 faces; stability: 2 faces x 1 more seed x 101 = 202; panels: 5 sanity + 2 curves + 2 maps
+    assert costs["trust"] == Cost(forward=454, gradient=140, occlusion_runs=10, occlusion_positions=160, panels=9)
+
+
+def test_a_setting_changes_only_its_own_count():
+    model = tiny_model()
+    base = stage_module("trust").cost(small_settings(), 2, model)
+    more = stage_module("trust").cost(small_settings(**{"trust.lime_seeds": 5}), 2, model)
+    assert more.forward - base.forward == 2 * 3 * 101 and more.gradient == base.gradient
+
+
+RATES = Rates(forward=0.001, gradient=0.004, ascent=0.0002, occlusion_runs=0.05, occlusion_positions=0.0005,
+              panels=0.02)
+
+
+def test_the_estimate_is_counts_times_seconds_per_pass():
+    seconds = stage_seconds(small_settings(), tiny_model(), RATES, ["q1", "q4"], 2, data_faces=100)
+    assert list(seconds) == [PREDICTIONS, "q1 saliency and gradient methods", "q4 occlusion"]
+    assert seconds[PREDICTIONS] == pytest.approx(100 * 0.001)
+    assert seconds["q1 saliency and gradient methods"] == pytest.approx(28 * 0.004 + 16 * 0.02)  # 0.432
+    assert seconds["q4 occlusion"] == pytest.approx(2 * 0.05 + 512 * 0.0005 + 6 * 0.02)  # 0.476
+    lines = estimate_lines(seconds, RATES, None)
+    assert lines[1:] == ["~    0.1 s  validation predictions and image set",
+                         "~    0.4 s  q1 saliency and gradient methods", "~    0.5 s  q4 occlusion",
+                         "about 1 s on this machine"]
+    assert "1 ms forward, 4 ms with its input gradient" in lines[0]
+    assert estimate_lines(seconds, RATES, ("trust.lime_seeds=3", 0.2))[-1] == (
+        "about 1 s on this machine; --set trust.lime_seeds=3 brings it to about 1 s")
+
+
+def test_durations_read_as_people_say_them():
+    assert [duration(s) for s in (0.2, 40, 19 * 60, 9000)] == ["about 1 s", "about 40 s", "about 19 min",
+                                                               "about 2.5 h"]
+
+
+FORWARD_ONLY = Rates(forward=0.001, gradient=0, ascent=0, occlusion_runs=0, occlusion_positions=0, panels=0)
+
+
+def test_the_cut_that_saves_most_is_offered():
+    model, defaults = tiny_model(), Settings()
+    # Default settings, forward passes alone: the trust page's 9 extra LIME runs per face dominate.
+    cut, seconds = best_cut(defaults, model, FORWARD_ONLY, ALL, ALL, 7, data_faces=840)
+    assert cut == "trust.lime_seeds=3"
+    hand = 840 + 7 * 1001 + 7 * 2 * 1001 + (6 + 5) * 7 * 2 * 49  # predictions, q3, 2 extra seeds, the curves
+    assert seconds == pytest.approx(hand * 0.001)
+    # With 2 seeds already, occlusion at every pixel is the largest cost left when box positions are what is slow.
+    positions_slow = Rates(forward=0.0001, gradient=0, ascent=0, occlusion_runs=0, occlusion_positions=0.001, panels=0)
+    two_seeds = with_setting(defaults, "trust", "lime_seeds", 2)
+    assert best_cut(two_seeds, model, positions_slow, ALL, ALL, 7)[0] == "occlusion.stride=2"
+
+
+def test_a_cut_counts_the_cached_stages_it_would_recompute():
+    """lime.num_samples is read by q3 and the trust page. With q3 cached, halving it saves trust's LIME runs but
+    recomputes q3's: no saving, no offer. With both to compute, it saves a third."""
+    model, settings = tiny_model(), with_setting(Settings(), "trust", "lime_seeds", 2)
+    assert best_cut(settings, model, FORWARD_ONLY, ["trust"], ALL, 7) is None
+    cut, seconds = best_cut(settings, model, FORWARD_ONLY, ["q3", "trust"], ALL, 7)
+    assert cut == "lime.num_samples=500" and seconds == pytest.approx((2 * 7 * 501 + 11 * 7 * 2 * 49) * 0.001)
+
+
+def test_no_cut_is_offered_when_none_saves_enough():
+    panels_only = Rates(forward=0, gradient=0, ascent=0, occlusion_runs=0, occlusion_positions=0, panels=0.1)
+    assert best_cut(Settings(), tiny_model(), panels_only, ALL, ALL, 7) is None
+
+
+def test_the_estimate_is_said_before_computing_and_never_when_everything_is_cached(tiny_project):
+    def collect(lines):
+        return Progress(lines.append)
+
+    fewer_curves = {"trust.random_orders": 1, "trust.pixels_per_step": 288}  # these builds check lines, not scores
+    settings = load_settings(tiny_project / "pyproject.toml", fewer_curves)
+    said = []
+    result = build(settings, ROOT / "templates", progress=collect(said))
+    assert list(result["estimate"]) == [PREDICTIONS] + [f"{k} {stage_module(k).TITLE}".rstrip() for k in ALL]
+    assert "on this machine" in said[said.index("validation predictions and image set...") - 1]
+    said.clear()
+    again = build(settings, ROOT / "templates", progress=collect(said))
+    assert again["estimate"] == {} and "speed measurement" not in again["stages"]
+    assert not any("on this machine" in line for line in said)
+    changed = load_settings(tiny_project / "pyproject.toml", {**fewer_curves, "occlusion.box": 9})
+    result = build(changed, ROOT / "templates", progress=collect(said))
+    assert list(result["estimate"]) == ["q4 occlusion", "trust"]  # only what the changed setting recomputes
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_bars_draw_on_a_terminal_and_stay_quiet_elsewhere(capsys):
+    for stream, drawn in ((Terminal(), True), (io.StringIO(), False)):
+        bars = LoopBars(stream)
+        for done in range(8):
+            bars("q3: LIME", done, 7)
+        assert ("q3: LIME" in stream.getvalue() and "7/7" in stream.getvalue()) is drawn
+        assert bool(stream.getvalue()) is drawn
+    progress = build_progress()  # pytest's stdout is not a terminal: the plain lines of before
+    for done in range(8):
+        progress.count("q3: LIME", done, 7)
+    assert capsys.readouterr().out == "".join(f"  q3: LIME {k}/7\n" for k in range(1, 8))
