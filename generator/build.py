@@ -56,15 +56,10 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
         data, loaded, fast = _load_and_check(settings, data, device, progress)
     files_read = _input_files(settings, loaded, data)
     key = _stage_key(settings, loaded, data, device, files_read)
-    run, estimate = stage_names(only), {}
-
-    def say_estimate(pending: list[str], data_faces: int) -> dict:
-        with timer.stage("speed measurement", announce=False):
-            return announce(settings, loaded.model, fast, pending, run, NUM_CLASSES, data_faces, progress)
-
-    predicted = store.has("predictions", key)
-    if not predicted:  # the faces to explain are not known yet, nor which stages the cache holds: all will run
-        estimate = say_estimate(run, len(data.dataset.images))
+    run, predicted = stage_names(only), store.has("predictions", key)
+    # Before the predictions, when they must be computed: the faces are not known yet, nor which stages the cache
+    # holds, so every stage is counted. Otherwise after them, for the stages the cache cannot give.
+    estimate = {} if predicted else _estimate(settings, loaded, fast, run, run, len(data.dataset.images), timer)
     with timer.stage("validation predictions and image set"):
         probabilities = store.run("predictions", key, lambda: predict(fast, data.dataset.images))
         images = pick_images(probabilities, data.dataset.labels, data.validation, data.rows,
@@ -76,9 +71,8 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
     parts = masks if masks is not None else np.stack([template_parts()] * len(faces))
     inputs = StageInputs(settings, loaded.model, fast, data, images, faces, masks, parts, probabilities, progress)
     chosen = dict(key, rows=images.rows, targets=images.targets, validation=data.validation)
-    pending = pending_stages(settings, store, chosen, only) if predicted else []
-    if pending:  # nothing is measured when every stage comes from the cache: a rebuild stays fast
-        estimate = say_estimate(pending, 0)
+    if predicted:
+        estimate = _estimate(settings, loaded, fast, pending_stages(settings, store, chosen, only), run, 0, timer)
     files = run_stages(inputs, store, chosen, timer, only)
     with timer.stage("pages"):
         context = earlier if only else {
@@ -93,6 +87,16 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
     store.evict()
     return {"stages": timer.stages, "estimate": estimate, "files": counts, "site_dir": str(site_dir),
             "cached": store.hits, "computed": store.misses}
+
+
+def _estimate(settings: Settings, loaded: LoadedModel, fast, pending: list[str], run: list[str], data_faces: int,
+              timer: Timer) -> dict:
+    """Measure this machine's speed and say what ``pending`` will cost; nothing when every stage comes from the
+    cache, so a rebuild stays fast. Returns the estimated seconds of each step."""
+    if not pending and not data_faces:
+        return {}
+    with timer.stage("speed measurement", announce=False):
+        return announce(settings, loaded.model, fast, pending, run, NUM_CLASSES, data_faces, timer.progress)
 
 
 def _load_and_check(settings: Settings, data: DataInputs | None, device: str, progress: Progress):
