@@ -202,6 +202,8 @@ def _objective(model: nn.Module, layer: nn.Module, filters: torch.Tensor, exampl
     if layers.is_keras(model):
         def keras_mean(pixels: torch.Tensor, items: slice) -> torch.Tensor:
             out = output_of(model, layer, pixels)
+            if out is None:
+                raise InputError("the filter layer was not reached by the forward pass")
             return out[torch.arange(len(out)), filters[items]].mean(dim=(1, 2))
         return keras_mean, None, None
     with torch.no_grad():
