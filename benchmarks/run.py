@@ -1,6 +1,6 @@
 """Side-by-side benchmark: each stage of ours against its reference, same model, same faces, one run.
 
-    python benchmarks/run.py [--faces N] [--skip-course] [--only occlusion|lime|ascent] [--batch-sizes 32,64]
+    python benchmarks/run.py [--faces N] [--skip-course] [--only keras|occlusion|lime|ascent] [--batch-sizes 32,64]
         [--threads N]
 
 Prints a table: stage, model, reference, reference seconds, ours seconds, ratio (reference / ours), whether
@@ -8,7 +8,7 @@ the outputs agree, and the roofline: each side's achieved GFLOP/s as a share of 
 the same run (benchmarks/roofline.py). References run at their own best batch size, measured here first. Then the
 CSV parse against pandas and whole builds (benchmarks/builds.py), and a summary against issue 5's targets.
 
-    --only forward|occlusion|lime|ascent|csv|builds   runs one part
+    --only forward|keras|occlusion|lime|ascent|csv|builds   runs one part
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from generator.models.fast import inference_model
 from generator.models.load import NormalisedModel, load_model
 
 import builds
+import keras_forward
 import parse_csv
 from roofline import forward_flops, peak_gflops
 
@@ -203,6 +204,24 @@ def bench_ascent(name, model, filters_ref: int, threads: int | None):
            steps_filters * (3 * max(before, 0.0) + 4.0 * inputs))
 
 
+def bench_keras(name, model):
+    """The same network as a Keras model (Keras 3, PyTorch backend) against PyTorch eager, each at its best batch
+    size: seconds per 10,000 faces. The ratio is how many times longer Keras takes; a measurement, not a gate."""
+    twin = keras_forward.keras_twin(model)
+    if twin is None:
+        print('keras forward: keras is not installed (pip install -e ".[keras]"): no row', flush=True)
+        return
+    keras_s = {b: keras_forward.seconds_per_image(twin, b, timed) for b in BATCH_SIZES}
+    torch_s = {b: keras_forward.seconds_per_image(model, b, timed) for b in BATCH_SIZES}
+    b_keras, b_torch = min(keras_s, key=keras_s.get), min(torch_s, key=torch_s.get)
+    x = torch.rand(37, 1, 48, 48, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        gap = float((twin(x) - model(x)).abs().max())
+    work = 10_000 * forward_flops(model)
+    report("keras forward", name, f"Keras twin, batch {b_keras} (PyTorch: batch {b_torch})",
+           keras_s[b_keras] * 10_000, torch_s[b_torch] * 10_000, f"max |logit diff| {gap:.1e}", work, work)
+
+
 def bench_csv(rows: int = 35887):
     """load_csv against pandas.read_csv + the faster of two pixel-splitting idioms, on a FER2013-sized file."""
     import tempfile
@@ -235,7 +254,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, default=2)
     parser.add_argument("--skip-course", action="store_true")
-    parser.add_argument("--only", choices=("forward", "occlusion", "lime", "ascent", "csv", "builds"),
+    parser.add_argument("--only", choices=("forward", "keras", "occlusion", "lime", "ascent", "csv", "builds"),
                         help="run one part")
     parser.add_argument("--batch-sizes", default=",".join(map(str, BATCH_SIZES)),
                         help="batch sizes tried for the references, comma-separated")
@@ -260,6 +279,8 @@ def main() -> None:
         fast = inference_model(model, print) if args.only in (None, "forward", "occlusion", "lime") else None
         if args.only in (None, "forward"):
             bench_forward(name, model, fast)
+        if args.only in (None, "keras"):
+            bench_keras(name, model)
         if args.only in (None, "occlusion"):
             bench_occlusion(name, model, fast, faces, labels)
         if args.only in (None, "lime"):

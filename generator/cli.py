@@ -133,14 +133,16 @@ def cmd_train(args) -> None:
 
 
 def cmd_layers(args) -> None:
-    from generator.models.load import conv_layers, load_model
+    from generator.models.layers import conv_listing
+    from generator.models.load import load_model
     settings = _settings(args)
     loaded = load_model(settings.model, settings.root)
     geometry = loaded.model.geometry
     fed = "" if geometry.is_identity else f", fed to the model as {geometry.input_shape}"
     print(f"Conv layers of {loaded.path.name} ({loaded.description}), output shape for one 48x48 face{fed}:")
-    for k, (name, module, shape) in enumerate(conv_layers(loaded.model)):
-        print(f"  {k:2d}  {name:<28} {module.in_channels:>4} -> {module.out_channels:<4} out {shape}")
+    for k, conv in enumerate(conv_listing(loaded.model)):
+        kind = "" if conv.kind == "Conv2d" else f"  {conv.kind}"  # a Keras model's convs are of three kinds
+        print(f"  {k:2d}  {conv.name:<28} {conv.in_channels:>4} -> {conv.out_channels:<4} out {conv.shape}{kind}")
 
 
 def parser() -> argparse.ArgumentParser:

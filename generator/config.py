@@ -146,7 +146,7 @@ class Settings:
         return f"{self.source} [{'.'.join(['tool.generator', *sections])}] {key}"
 
 
-def _check_geometry(model: ModelSettings, where: str) -> None:
+def check_geometry(model: ModelSettings, where: str) -> None:
     """The settings that only make sense together: a crop cannot grow the face, a border cannot shrink it."""
     sides = [model.input_size] if isinstance(model.input_size, int) else model.input_size
     if model.resize == "center-crop" and max(sides) > 48:
@@ -161,7 +161,7 @@ def settings_from_table(table: dict, root: Path, where: str = "[tool.generator]"
                         geometry_where: str = "") -> Settings:
     """``geometry_where`` names where the model's geometry keys came from (default: the file's model table)."""
     settings = replace(build_checked(Settings, table, where), root=root)
-    _check_geometry(settings.model, geometry_where or f"{where}.model")
+    check_geometry(settings.model, geometry_where or f"{where}.model")
     return settings
 
 

@@ -10,7 +10,11 @@ from dataclasses import asdict
 from generator.config import Settings
 from generator.imageset import ImageSet
 from generator.inputs import DataInputs
+from generator.models.keras_model import DENSE_LOGITS, LOG_PROBABILITIES, LOGITS
 from generator.models.load import LoadedModel, geometry_of
+
+# What a Keras model's explained scores are, as the templates' kinds (None: a PyTorch model, nothing to say).
+KERAS_OUTPUT_KINDS = {LOGITS: "logits", DENSE_LOGITS: "dense_logits", LOG_PROBABILITIES: "log_probabilities"}
 
 
 def image_set_context(settings: Settings, data: DataInputs, images: ImageSet, files: dict) -> dict:
@@ -45,7 +49,8 @@ def report_context(settings: Settings, loaded: LoadedModel, data: DataInputs, im
     return {
         "model": {"description": loaded.description, "file": model_file, "bundled": bundled,
                   "output": settings.model.output, "parameters": sum(p.numel() for p in loaded.model.parameters()),
-                  "val_accuracy": val_accuracy, "geometry": geometry_context(loaded)},
+                  "val_accuracy": val_accuracy, "geometry": geometry_context(loaded),
+                  "keras_output": KERAS_OUTPUT_KINDS.get(loaded.keras_output)},
         "data": {"kind": "synthetic" if data.synthetic else "csv", "file": data.file, "seed": data.synthetic_seed,
                  "rows": data.total_rows, "validation": len(data.validation), "split": asdict(data.split)},
         "imageset": image_set_context(settings, data, images, files),

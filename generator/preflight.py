@@ -4,8 +4,6 @@ analysis runs, not after it.
 """
 from __future__ import annotations
 
-from torch import nn
-
 from generator.config import Settings
 from generator.explain.filters import find_conv
 from generator.imageset import check_fixed_rows
@@ -13,11 +11,11 @@ from generator.inputs import DataInputs
 from generator.site.writer import check_writable
 
 
-def check_before_analysis(settings: Settings, model: nn.Module, data: DataInputs) -> None:
+def check_before_analysis(settings: Settings, model, data: DataInputs) -> None:
     check_writable(settings.resolve(settings.site_dir), settings.where("site_dir"))
     find_conv(model, settings.filters.layer, settings.where("filters.layer"))
     if settings.attribution.gradcam_layer:
         find_conv(model, settings.attribution.gradcam_layer, settings.where("attribution.gradcam_layer"),
-                  kinds=(nn.Conv2d, nn.ReLU, nn.BatchNorm2d))
+                  gradcam=True)
     file = "the synthetic faces (only their validation rows, every tenth, are loaded)" if data.synthetic else data.file
     check_fixed_rows(settings.images.indices, data.rows, settings.where("images.indices"), file)

@@ -97,3 +97,38 @@ CASES = [(kind, suffix) for kind in BUILDERS for suffix in (".h5", ".keras")]
 def faces(model, count: int = 3, seed: int = 0, dtype=torch.float32) -> torch.Tensor:
     height, width, channels = model.input_shape
     return torch.rand(count, channels, height, width, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def keras_twin(fer_cnn):
+    """The same network as a ``generator.models.cnn.FerCNN`` (the demo CNN, say) written as a Keras Sequential
+    at 48x48x1, with its weights: conv kernels (out, in, h, w) -> (h, w, in, out), BatchNorm's four arrays, and
+    the first Dense's rows reordered from PyTorch's (channel, row, column) flattening to Keras's (row, column,
+    channel). It ends in a Dense softmax, as course homework does."""
+    def array(tensor):
+        return tensor.detach().double().numpy()
+
+    stack, weights, size = [keras.Input((48, 48, 1))], [], 48
+    for k, module in enumerate(fer_cnn.features):
+        kind = type(module).__name__
+        if kind == "Conv2d":
+            stack.append(layers.Conv2D(module.out_channels, 3, padding="same", use_bias=False, name=f"conv{k}"))
+            weights.append([array(module.weight).transpose(2, 3, 1, 0)])
+        elif kind == "BatchNorm2d":
+            stack.append(layers.BatchNormalization(epsilon=module.eps, name=f"bn{k}"))
+            weights.append([array(module.weight), array(module.bias), array(module.running_mean),
+                            array(module.running_var)])
+        elif kind == "ReLU":
+            stack.append(layers.Activation("relu", name=f"relu{k}"))
+        elif kind == "MaxPool2d":
+            stack.append(layers.MaxPooling2D(2, name=f"pool{k}"))
+            size //= 2
+    hidden, scores = [m for m in fer_cnn.classifier if type(m).__name__ == "Linear"]
+    channels = hidden.in_features // (size * size)
+    stack += [layers.Flatten(name="flatten"), layers.Dense(hidden.out_features, activation="relu", name="fc"),
+              layers.Dense(scores.out_features, activation="softmax", name="predictions")]
+    first = array(hidden.weight).reshape(-1, channels, size, size).transpose(2, 3, 1, 0).reshape(hidden.in_features, -1)
+    weights += [[first, array(hidden.bias)], [array(scores.weight).T, array(scores.bias)]]
+    model = keras.Sequential(stack)
+    for layer, arrays in zip([layer for layer in model.layers if layer.weights], weights):
+        layer.set_weights(arrays)
+    return model

@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from generator.explain.saliency import gradients, normalise, saliency
-from generator.models.hooks import CallRecorder, inner_module
+from generator.models import layers
+from generator.models.hooks import CallRecorder
 from generator.models.load import geometry_of
 
 
@@ -87,19 +88,8 @@ def gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, layer
     return normalise(cam[:, 0].numpy().astype(np.float64))
 
 
-def default_gradcam_layer(model: nn.Module) -> tuple[str, nn.Module]:
-    """The rectified feature maps of the last conv (Selvaraju et al.): the first ReLU after the last Conv2d, or
-    the conv itself when none follows. A raw conv output is signed (before BatchNorm and ReLU), and Grad-CAM on
-    it can come out all zero."""
-    modules = list(inner_module(model).named_modules())
-    last = max(k for k, (_, m) in enumerate(modules) if isinstance(m, nn.Conv2d))
-    after = [(name, m) for name, m in modules[last + 1:] if isinstance(m, nn.ReLU)]
-    return after[0] if after else modules[last]
-
-
-def module_named(model: nn.Module, name: str) -> nn.Module:
-    """A module of the user's model by name, so a method can find its layer in a randomised copy too."""
-    return dict(inner_module(model).named_modules())[name]
+default_gradcam_layer = layers.default_gradcam_layer  # the rectified maps of the last conv, PyTorch or Keras
+module_named = layers.layer_named                     # so a method finds its layer in a randomised copy too
 
 
 def gradient_methods(samples: int, noise: float, baseline, steps: int, layer_name: str,

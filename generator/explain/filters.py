@@ -10,6 +10,10 @@ when they are a plain conv/BatchNorm/ReLU chain (`chain.ConvChain`), else throug
 per item (eval mode, per-pixel Adam, a jitter shift shared by the batch), so the batched result equals ascending
 each filter alone, and the batch runs in chunks of `CHUNK` images. README's benchmark table compares it with one
 filter at a time through the whole network.
+
+A Keras conv (Conv2D, SeparableConv2D, DepthwiseConv2D; generator/models/layers.py) takes autograd's path on its
+own output, channels-first through the hooks' adapter, with its own activation skipped: the filter's own response,
+as for a Conv2d. A SeparableConv2D's filters are its pointwise convolution's output channels.
 """
 from __future__ import annotations
 
@@ -22,7 +26,8 @@ from torch import nn
 
 from generator.errors import InputError
 from generator.explain.chain import ConvChain, conv_chain
-from generator.models.hooks import CallRecorder, input_of, inner_module
+from generator.models import layers
+from generator.models.hooks import CallRecorder, input_of, inner_module, output_of
 
 
 # Images per pass through the layers before the filter layer. A chunk's activations (8 x 64 x 48 x 48 floats,
@@ -32,26 +37,27 @@ CHUNK = 8
 
 
 def find_conv(model: nn.Module, name: str, where: str = "[tool.generator.filters] layer",
-              kinds: tuple = (nn.Conv2d,)) -> tuple[str, nn.Module]:
-    """The conv layer by name (as `python -m generator layers` prints it); empty: the second Conv2d."""
+              gradcam: bool = False) -> tuple[str, nn.Module]:
+    """The conv layer by name (as `python -m generator layers` prints it); empty: the second conv. With
+    ``gradcam``, any layer Grad-CAM takes (a conv, a BatchNorm, a ReLU). PyTorch and Keras names alike."""
     if isinstance(inner_module(model), torch.jit.ScriptModule):
         raise InputError(f"{where}: question 2 hooks into the model's layers, which a TorchScript model does not "
                          "allow; load the state_dict with model.architecture instead")
-    convs = [(n, m) for n, m in inner_module(model).named_modules() if isinstance(m, nn.Conv2d)]
+    convs = layers.convs(model)
     if not name:
         if len(convs) < 2:
-            raise InputError(f"{where}: the model has {len(convs)} Conv2d layer(s); set filters.layer")
+            raise InputError(f"{where}: the model has {len(convs)} conv layer(s); set filters.layer")
         return convs[1]
-    modules = dict(inner_module(model).named_modules())
-    if name not in modules:
+    named = dict(layers.named_layers(model))
+    if name not in named:
         close = difflib.get_close_matches(name, [n for n, _ in convs], n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; conv layers: {', '.join(n for n, _ in convs)}"
         raise InputError(f"{where} = {name!r}: no such layer{hint}")
-    if not isinstance(modules[name], kinds):
-        expected = " or ".join(k.__name__ for k in kinds)
-        raise InputError(f"{where} = {name!r}: is a {type(modules[name]).__name__}, expected a {expected} "
+    kinds = (layers.GRADCAM_KINDS if gradcam else layers.FILTER_KINDS)[layers.framework(model)]
+    if layers.kind_of(named[name]) not in kinds:
+        raise InputError(f"{where} = {name!r}: is a {layers.kind_of(named[name])}, expected a {' or '.join(kinds)} "
                          f"(run `python -m generator layers`)")
-    return name, modules[name]
+    return name, named[name]
 
 
 def layer_input(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -157,7 +163,8 @@ def ascend(model: nn.Module, layer: nn.Conv2d, filters, steps: int = 100, lr: fl
     # thread made a step 5-15x slower (each op waits for both threads); the whole ascent takes seconds anyway.
     torch.set_num_threads(1)
     try:
-        return _ascend(model, layer, filters, steps, lr, start, l2, tv, jitter, seed, image)
+        with layers.own_response(model, layer):
+            return _ascend(model, layer, filters, steps, lr, start, l2, tv, jitter, seed, image)
     finally:
         torch.set_num_threads(threads)
 
@@ -168,14 +175,12 @@ def _ascend(model, layer, filters, steps, lr, start, l2, tv, jitter, seed, image
     optimiser = torch.optim.Adam([x], lr=lr)
     shifts = np.random.default_rng([seed, 1 << 20]).integers(-jitter, jitter + 1, (steps, 2))
     history = np.zeros((steps, len(filters)))
-    with torch.no_grad():
-        channel_mean = ChannelMean(layer, layer_input(model, layer, x[:1]).shape, filters)
-    chain = conv_chain(model, inner_module(model), layer, x.detach()[:CHUNK])
+    objective, channel_mean, chain = _objective(model, layer, filters, x.detach()[:CHUNK])
     for step in range(steps):
         dy, dx = (int(v) for v in shifts[step])
         with torch.no_grad():
             shifted = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
-        activation, shifted_gradient = _activation_and_gradient(model, layer, channel_mean, chain, shifted)
+        activation, shifted_gradient = _activation_and_gradient(objective, channel_mean, chain, shifted)
         penalty = l2 * ((x - 0.5) ** 2).mean(dim=(1, 2, 3)) + tv * total_variation(x)
         (penalty_gradient,) = torch.autograd.grad(penalty.sum(), x)
         # The activation saw x rolled by (dy, dx): its gradient rolls back. Adam minimises, so both signs flip.
@@ -185,21 +190,38 @@ def _ascend(model, layer, filters, steps, lr, start, l2, tv, jitter, seed, image
             x.clamp_(0, 1)
         history[step] = activation.numpy()
     with torch.no_grad():
-        final = torch.cat([channel_mean(_layer_input(model, layer, chain, x[part]), part)
-                           for part in _chunks(len(x))])
+        final = torch.cat([objective(x[part], part) for part in _chunks(len(x))])
     return AscentResult(x.detach()[:, 0].numpy().astype(np.float64), final.numpy().astype(np.float64), history)
 
 
-def _layer_input(model: nn.Module, layer: nn.Conv2d, chain: ConvChain | None, x: torch.Tensor) -> torch.Tensor:
-    return layer_input(model, layer, x) if chain is None else chain.layer_input(x)
+def _objective(model: nn.Module, layer: nn.Module, filters: torch.Tensor, example: torch.Tensor):
+    """(objective(pixels, items) -> each item's filter activation, the ChannelMean, the hand-run chain or None).
+
+    A Conv2d's channel mean is one dot product at its input (``ChannelMean``). A Keras conv (Conv2D, its separable
+    and depthwise kin) is run itself, its output taken channels-first through the hooks' adapter, by autograd."""
+    if layers.is_keras(model):
+        def keras_mean(pixels: torch.Tensor, items: slice) -> torch.Tensor:
+            out = output_of(model, layer, pixels)
+            if out is None:
+                raise InputError("the filter layer was not reached by the forward pass")
+            return out[torch.arange(len(out)), filters[items]].mean(dim=(1, 2))
+        return keras_mean, None, None
+    with torch.no_grad():
+        channel_mean = ChannelMean(layer, layer_input(model, layer, example[:1]).shape, filters)
+    chain = conv_chain(model, inner_module(model), layer, example)
+
+    def torch_mean(pixels: torch.Tensor, items: slice) -> torch.Tensor:
+        reached = layer_input(model, layer, pixels) if chain is None else chain.layer_input(pixels)
+        return channel_mean(reached, items)
+    return torch_mean, channel_mean, chain
 
 
 def _chunks(count: int) -> list[slice]:
     return [slice(first, min(first + CHUNK, count)) for first in range(0, count, CHUNK)]
 
 
-def _activation_and_gradient(model: nn.Module, layer: nn.Conv2d, channel_mean: ChannelMean,
-                             chain: ConvChain | None, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _activation_and_gradient(objective, channel_mean: ChannelMean | None, chain: ConvChain | None,
+                             images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Each item's filter activation (B,) and its gradient with respect to the item's pixels, chunk by chunk."""
     activation = torch.empty(len(images))
     gradient = torch.empty_like(images)
@@ -210,16 +232,16 @@ def _activation_and_gradient(model: nn.Module, layer: nn.Conv2d, channel_mean: C
                     images[part], channel_mean.gradient[part], channel_mean.bias[part])
             continue
         pixels = images[part].detach().requires_grad_(True)
-        value = channel_mean(layer_input(model, layer, pixels), part)
+        value = objective(pixels, part)
         # Only the pixels need a gradient: the model's own parameters collect none.
         (gradient[part],) = torch.autograd.grad(value.sum(), pixels)
         activation[part] = value.detach()
     return activation, gradient
 
 
-def feature_maps(model: nn.Module, layer: nn.Conv2d, image: torch.Tensor) -> np.ndarray:
-    """The layer's output for one image (1, 1, 48, 48): (C, H, W). A layer that runs more than once in the
-    forward pass shows its last output."""
-    with torch.inference_mode(), CallRecorder([layer]) as recorder:
+def feature_maps(model: nn.Module, layer: nn.Module, image: torch.Tensor) -> np.ndarray:
+    """The layer's output for one image (1, 1, 48, 48): (C, H, W), before any activation of its own (a Keras
+    conv's). A layer that runs more than once in the forward pass shows its last output."""
+    with torch.inference_mode(), layers.own_response(model, layer), CallRecorder([layer]) as recorder:
         model(image)
     return recorder.outputs(layer)[-1].detach()[0].numpy().astype(np.float64)

@@ -1,6 +1,6 @@
 """Sanity check by cascading model randomisation (Adebayo et al., "Sanity Checks for Saliency Maps", 2018).
 
-The weight layers (Conv2d and Linear) are re-initialised from the top down, one at a time, cumulatively. After
+The weight layers (Conv2d and Linear; a Keras model's conv and Dense layers) are re-initialised from the top down, one at a time, cumulatively. After
 each step every method's map is compared with its map on the trained model: Spearman rank correlation of the
 absolute values, and SSIM. A map that depends on the model must change: its similarity falls. A map that stays
 the same (an edge detector on the input would) explains the image, not the model.
@@ -17,7 +17,7 @@ from scipy.stats import spearmanr
 from skimage.metrics import structural_similarity
 from torch import nn
 
-from generator.models.hooks import inner_module
+from generator.models import layers
 
 PASS_BELOW = 0.5  # a method passes when, with every layer randomised, the mean Spearman rho is below this
 
@@ -39,10 +39,10 @@ class SanityResult:
         return bool(self.final_spearman < PASS_BELOW)
 
 
-def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Conv2d and Linear layers of the user's model, top (output side) first."""
-    layers = [(name, m) for name, m in inner_module(model).named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    return layers[::-1]
+def weight_layers(model: nn.Module) -> list[tuple[str, object]]:
+    """The weight layers of the user's model, top (output side) first: Conv2d and Linear, or a Keras model's conv
+    and Dense layers (generator/models/layers.py)."""
+    return layers.weight_layers(model)
 
 
 def similarity(reference: np.ndarray, other: np.ndarray) -> tuple[float, float]:

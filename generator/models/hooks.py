@@ -109,3 +109,23 @@ def input_of(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tenso
     finally:
         handle.remove()
     return reached.get("input")
+
+
+def output_of(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
+    """What ``layer`` returns when ``x`` goes through ``model`` (channels-first for a Keras layer), or None when
+    the forward pass never calls it. Nothing after the layer runs: question 2's ascent of a Keras conv needs only
+    the front of the model, at every step. Gradients flow as the caller's grad mode allows."""
+    reached = {}
+
+    def stop(_module, _args, output):
+        reached["output"] = channels_first(layer, output)
+        raise ReachedLayer
+
+    handle = layer.register_forward_hook(stop)
+    try:
+        model(x)
+    except ReachedLayer:
+        pass
+    finally:
+        handle.remove()
+    return reached.get("output")

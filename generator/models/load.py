@@ -1,7 +1,8 @@
 """Load the checkpoints students actually have, and wrap them in one interface.
 
 Formats: a state_dict with an architecture import path (``package.module:Class`` plus kwargs); a dict holding the
-state_dict under a key; a whole pickled module; a TorchScript file. The wrapper takes images in [0, 1] of shape
+state_dict under a key; a whole pickled module; a TorchScript file; a Keras file (.h5, .hdf5, .keras, through
+generator/models/keras_model.py, which needs the keras extra). The wrapper takes images in [0, 1] of shape
 (B, 1, 48, 48), turns them into the input the model takes (its geometry: size, channels, resize;
 generator/models/geometry.py), applies the configured normalisation, and always returns logits: a model that
 outputs probabilities is turned into log-probabilities, which softmax maps back to the same probabilities.
@@ -11,17 +12,18 @@ from __future__ import annotations
 import hashlib
 import importlib
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from generator.config import ModelSettings
+from generator.config import ModelSettings, check_geometry
 from generator.errors import InputError
 from generator.models.check import check_model
-from generator.models.geometry import IDENTITY, Geometry
-from generator.models.hooks import CallRecorder, inner_module
+from generator.models.geometry import FACE, IDENTITY, Geometry
+from generator.models.keras_files import is_keras_path
+from generator.models.layers import conv_listing
 from generator.models.train import DEMO_WEIGHTS
 
 STATE_DICT_KEYS = ("state_dict", "model", "network", "model_state_dict", "net")
@@ -67,6 +69,7 @@ class LoadedModel:
     description: str      # what was loaded, for the home page
     sha256: str           # of the checkpoint file
     path: Path
+    keras_output: str | None = None  # a Keras model's scores (keras_model.LOGITS...); None for PyTorch
 
 
 def import_object(spec: str, where: str):
@@ -157,6 +160,8 @@ def load_model(settings: ModelSettings, root: Path, device: str = "cpu") -> Load
         raise InputError(f"--device cuda: no CUDA device is available to torch {torch.__version__} here, expected "
                          "a machine with an NVIDIA GPU and a CUDA build of torch; use --device cpu")
     path = (root / settings.path).resolve() if settings.path else DEMO_WEIGHTS
+    if is_keras_path(path):  # before is_file: a SavedModel is a folder, refused with its own message
+        return _load_keras(settings, path)
     if not path.is_file():
         raise InputError(f"{path}: model file not found")
     fmt = settings.format
@@ -189,20 +194,41 @@ def load_model(settings: ModelSettings, root: Path, device: str = "cpu") -> Load
     return LoadedModel(wrapped, kind, digest, path)
 
 
-def conv_layers(model: nn.Module, size: int = 48) -> list[tuple[str, nn.Conv2d, tuple]]:
-    """Every Conv2d of the model in forward order, with its output shape for one 48x48 face (which the wrapper
-    turns into the model's own input first).
+def conv_layers(model: nn.Module) -> list[tuple[str, nn.Module, tuple]]:
+    """Every conv layer of the model in forward order (Conv2d; Keras's Conv2D, SeparableConv2D and
+    DepthwiseConv2D), with its output shape (channels, height, width) for one 48x48 face, which the wrapper turns
+    into the model's own input first. Names are those of the user's own model (inside the normalising wrapper)."""
+    return [(conv.name, conv.layer, conv.shape) for conv in conv_listing(model)]
 
-    Names are those of the user's own model (inside the normalising wrapper); a conv that runs more than once
-    shows its first output's shape."""
-    own = inner_module(model)
-    if isinstance(own, torch.jit.ScriptModule):
-        raise InputError("a TorchScript model does not allow hooks on its layers, so its conv layers cannot be "
-                         "listed; load the state_dict with model.architecture instead")
-    names = {module: name for name, module in own.named_modules() if isinstance(module, nn.Conv2d)}
-    with torch.inference_mode(), CallRecorder(names) as recorder:
-        model(torch.zeros(1, 1, size, size))
-    shapes: dict[nn.Module, tuple] = {}
-    for call in recorder.calls:  # in the order the convs ran
-        shapes.setdefault(call.module, tuple(call.output.shape[1:]))
-    return [(names[module], module, shape) for module, shape in shapes.items()]
+
+def _load_keras(settings: ModelSettings, path: Path) -> LoadedModel:
+    """A Keras file: its scores are logits or log-probabilities already (KerasModel), and its input shape gives
+    the geometry, so model.input_size and input_channels are not needed (and must agree where set)."""
+    from generator.models.keras_model import load_keras
+    inner = load_keras(path)
+    geometry = _keras_geometry(settings, inner.input_shape, path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    wrapped = NormalisedModel(inner, settings.input_scale, settings.input_mean, settings.input_std, "logits",
+                              geometry).eval()
+    check_model(wrapped, path, "logits")
+    return LoadedModel(wrapped, f"Keras model ({path.suffix.lstrip('.')})", digest, path, inner.output_kind)
+
+
+def _keras_geometry(settings: ModelSettings, shape: tuple, path: Path) -> Geometry:
+    """The model's own input shape; a size the model leaves open (None) comes from the settings. A setting that
+    differs from its default and from the model's shape is a mistake worth one line, not a silent override."""
+    configured = Geometry.from_settings(settings)
+    height, width = shape[0] or configured.height, shape[1] or configured.width
+    channels = shape[2]
+    if (configured.height, configured.width) not in ((FACE, FACE), (height, width)):
+        raise InputError(f"{path}: model.input_size = {settings.input_size!r}, but the Keras model takes "
+                         f"{height}x{width} images (its input shape {shape}); remove model.input_size, which a "
+                         "Keras model does not need")
+    if configured.channels not in (1, channels):
+        raise InputError(f"{path}: model.input_channels = {configured.channels}, but the Keras model takes "
+                         f"{channels} channel(s) (its input shape {shape}); remove model.input_channels, which a "
+                         "Keras model does not need")
+    size = height if height == width else [height, width]
+    check_geometry(replace(settings, input_size=size, input_channels=channels),
+                   f"{path} (a Keras model that takes {height}x{width}) model")
+    return Geometry(height, width, channels, settings.resize)

@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from generator.config import AttributionSettings, Settings
 from generator.data import synth
@@ -33,7 +32,7 @@ class Q1Result:
 def methods_for(model: torch.nn.Module, settings: AttributionSettings, seed: int) -> tuple[dict, str]:
     """The four gradient methods with their settings, and the Grad-CAM layer's name."""
     layer_name = (find_conv(model, settings.gradcam_layer, "[tool.generator.attribution] gradcam_layer",
-                            kinds=(nn.Conv2d, nn.ReLU, nn.BatchNorm2d))[0]
+                            gradcam=True)[0]
                   if settings.gradcam_layer else default_gradcam_layer(model)[0])
     return gradient_methods(settings.smoothgrad_samples, settings.smoothgrad_noise, settings.ig_baseline,
                             settings.ig_steps, layer_name, seed), layer_name

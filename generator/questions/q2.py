@@ -14,6 +14,7 @@ from generator.estimate import Cost
 from generator.explain.filters import AscentResult, ascend, feature_maps, find_conv
 from generator.explain.regions import PARTS_OF_FACE, region_mass, template_parts
 from generator.figures.filters import grid_figure, pairs_figure
+from generator.models import layers
 from generator.models.load import geometry_of
 from generator.stages import StageInputs
 
@@ -34,6 +35,7 @@ class Q2Result:
     top: np.ndarray          # indices of the filters with the highest ascent activation
     map_regions: list        # per filter: the face part where its (positive) output is densest
     dead: int                # filters whose output is <= 0 everywhere on the face
+    separable: bool          # a Keras SeparableConv2D: the filters are its pointwise output channels
 
 
 def shown_face(inputs: StageInputs) -> tuple[np.ndarray, int, str, np.ndarray]:
@@ -59,16 +61,16 @@ def analyse(inputs: StageInputs) -> Q2Result:
     face, face_row, face_rule, parts = shown_face(inputs)
     name, layer = find_conv(model, settings.layer)
     image = as_model_input(face[None])
-    ascent = ascend(model, layer, range(layer.out_channels), steps=settings.steps, lr=settings.lr,
+    maps = feature_maps(model, layer, image)  # at the layer's own resolution, over the model's own input
+    ascent = ascend(model, layer, range(len(maps)), steps=settings.steps, lr=settings.lr,
                     start=settings.start, l2=settings.l2, tv=settings.tv, jitter=settings.jitter, seed=seed,
                     image=image[0])
-    maps = feature_maps(model, layer, image)  # at the layer's own resolution, over the model's own input
     top = np.argsort(-ascent.activation, kind="stable")[: settings.top]
     layer_parts = parts_at(geometry_of(model).labels_on_input(parts, PART_ID["background"]), maps.shape[1:])
     regions = [region_mass(np.clip(channel, 0, None), layer_parts).top if channel.max() > 0 else None
                for channel in maps]  # None: the filter is silent on this face
     dead = int(sum(channel.max() <= 0 for channel in maps))
-    return Q2Result(name, ascent, maps, face_row, face_rule, top, regions, dead)
+    return Q2Result(name, ascent, maps, face_row, face_rule, top, regions, dead, layers.is_separable(layer))
 
 
 def parts_at(parts: np.ndarray, shape: tuple) -> np.ndarray:
@@ -96,7 +98,7 @@ def context(inputs: StageInputs, result: Q2Result) -> dict:
     located = [p for p in PARTS_OF_FACE if region_counts[p]]
     history = result.ascent.history
     return {
-        "layer": result.layer, "filters": len(act), "steps": settings.steps, "settings": settings,
+        "layer": result.layer, "separable": result.separable, "filters": len(act), "steps": settings.steps, "settings": settings,
         "face_row": result.face_row, "face_rule": result.face_rule, "figures": FIGURES,
         "top": [{"index": int(f), "activation": float(act[f]),
                  "region": result.map_regions[f]} for f in result.top],
