@@ -17,6 +17,7 @@ import torch
 from generator.config import Settings
 from generator.estimate import Rates
 from generator.explain.filters import CHUNK, ascend, find_conv
+from generator.models import layers
 from generator.explain.occlusion import occlusion
 from generator.explain.saliency import gradients
 
@@ -59,7 +60,7 @@ def _ascent_step(settings: Settings, model: torch.nn.Module) -> float:
     """Seconds per filter-step of question 2's ascent: one chunk of filters ascends 1 and 5 steps; the difference
     leaves out what a run sets up once."""
     _, layer = find_conv(model, settings.filters.layer, settings.where("filters.layer"))
-    filters = range(min(CHUNK, layer.out_channels))
+    filters = range(min(CHUNK, layers.filter_count(model, layer)))
 
     def run(steps: int) -> None:
         ascend(model, layer, filters, steps=steps, seed=settings.seed)

@@ -121,3 +121,9 @@ def conv_listing(model: nn.Module) -> list[ConvLayer]:
         first.setdefault(call.module, call)
     return [ConvLayer(names[layer], layer, kind_of(layer), int(call.input.shape[1]), tuple(call.output.shape[1:]))
             for layer, call in first.items()]
+
+
+def filter_count(model: nn.Module, layer: nn.Module) -> int:
+    """How many filters a conv layer has: the channels of its output, for a PyTorch or a Keras conv alike (a Keras
+    DepthwiseConv2D's count depends on its input, so it is read off one forward pass)."""
+    return next(conv.out_channels for conv in conv_listing(model) if conv.layer is layer)

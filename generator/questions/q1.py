@@ -44,7 +44,7 @@ def gradient_passes(settings: AttributionSettings) -> int:
     return 1 + settings.smoothgrad_samples + settings.ig_steps + 1
 
 
-def cost(settings: Settings, faces: int, model: nn.Module) -> Cost:
+def cost(settings: Settings, faces: int, model: torch.nn.Module) -> Cost:
     """Per face: the four methods' gradient passes; the saliency figure's 3 panels and one per method beside the
     face in the methods figure."""
     return Cost(gradient=faces * gradient_passes(settings.attribution),

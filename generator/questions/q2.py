@@ -52,7 +52,8 @@ def cost(settings: Settings, faces: int, model: nn.Module) -> Cost:
     """Every filter of the layer ascends ``filters.steps`` steps, each through the front of the network only
     (timed as such); the figures show each filter's pattern and output, and the top ones twice more. One face."""
     _, layer = find_conv(model, settings.filters.layer, settings.where("filters.layer"))
-    filters, top = layer.out_channels, min(settings.filters.top, layer.out_channels)
+    filters = layers.filter_count(model, layer)
+    top = min(settings.filters.top, filters)
     return Cost(ascent=filters * settings.filters.steps, panels=2 * filters + 2 * top)
 
 
