@@ -50,7 +50,13 @@ MINI_XCEPTION = [
 INPUT_SHAPE = (64, 64, 1)
 
 
-def _layer_config(name: str, kind: str, spec: dict) -> dict:
+# tf.keras 2.x (TensorFlow 2.3 on, and tf_keras) also wrote the plain conv's keys into every SeparableConv2D config;
+# Keras 3's SeparableConv2D refuses them. A file saved that way is what most students trained after 2020 have.
+TF_KERAS_SEPARABLE_KEYS = {"groups": 1, "kernel_initializer": GLOROT, "kernel_regularizer": None,
+                           "kernel_constraint": None}
+
+
+def _layer_config(name: str, kind: str, spec: dict, tf_keras: bool = False) -> dict:
     base = {"name": name, "trainable": True}
     regulariser = L2 if spec.get("l2") else None
     if kind == "Conv2D":
@@ -66,7 +72,7 @@ def _layer_config(name: str, kind: str, spec: dict) -> dict:
                 "depthwise_initializer": GLOROT, "pointwise_initializer": GLOROT, "bias_initializer": ZEROS,
                 "depthwise_regularizer": None, "pointwise_regularizer": None, "bias_regularizer": None,
                 "activity_regularizer": None, "depthwise_constraint": None, "pointwise_constraint": None,
-                "bias_constraint": None}
+                "bias_constraint": None, **(TF_KERAS_SEPARABLE_KEYS if tf_keras else {})}
     if kind == "BatchNormalization":
         return {**base, "axis": -1, "momentum": 0.99, "epsilon": 0.001, "center": True, "scale": True,
                 "beta_initializer": ZEROS, "gamma_initializer": ONES, "moving_mean_initializer": ZEROS,
@@ -81,12 +87,12 @@ def _layer_config(name: str, kind: str, spec: dict) -> dict:
     return base  # Add
 
 
-def model_config() -> dict:
+def model_config(tf_keras: bool = False) -> dict:
     layers = [{"name": "input_1", "class_name": "InputLayer", "inbound_nodes": [],
                "config": {"batch_input_shape": [None, *INPUT_SHAPE], "dtype": "float32", "sparse": False,
                           "name": "input_1"}}]
     for name, kind, spec, inputs in MINI_XCEPTION:
-        layers.append({"name": name, "class_name": kind, "config": _layer_config(name, kind, spec),
+        layers.append({"name": name, "class_name": kind, "config": _layer_config(name, kind, spec, tf_keras),
                        "inbound_nodes": [[[source, 0, 0, {}] for source in inputs]]})
     return {"class_name": "Model", "config": {"name": "model_1", "layers": layers,
                                               "input_layers": [["input_1", 0, 0]],
@@ -128,6 +134,8 @@ def random_weights(seed: int = 0) -> dict[str, list[tuple[str, np.ndarray]]]:
 
 
 def write(path, weights: dict[str, list[tuple[str, np.ndarray]]], keras_version: str = "2.0.5") -> None:
+    """``keras_version`` 2.3 and up (tf.keras) writes the separable convs' configs with tf.keras's extra keys."""
+    tf_keras = tuple(int(v) for v in keras_version.split(".")[:2]) >= (2, 3)
     training = {"optimizer_config": {"class_name": "Adam", "config": {"lr": 0.001, "beta_1": 0.9, "beta_2": 0.999,
                                                                       "decay": 0.0, "epsilon": 1e-08}},
                 "loss": "categorical_crossentropy", "metrics": ["accuracy"], "sample_weight_mode": None,
@@ -135,7 +143,7 @@ def write(path, weights: dict[str, list[tuple[str, np.ndarray]]], keras_version:
     with h5py.File(path, "w") as archive:
         archive.attrs["keras_version"] = keras_version.encode()
         archive.attrs["backend"] = b"tensorflow"
-        archive.attrs["model_config"] = json.dumps(model_config()).encode()
+        archive.attrs["model_config"] = json.dumps(model_config(tf_keras)).encode()
         archive.attrs["training_config"] = json.dumps(training).encode()
         group = archive.create_group("model_weights")
         names = ["input_1"] + [name for name, *_ in MINI_XCEPTION]

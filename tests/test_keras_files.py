@@ -116,12 +116,14 @@ def _keras3_twin(weights):
     return twin
 
 
-def test_a_keras2_h5_file_loads_with_its_weights_names_and_softmax_opened(tmp_path):
+@pytest.mark.parametrize("keras_version", ["2.0.5", "2.15.0"])
+def test_a_keras2_h5_file_loads_with_its_weights_names_and_softmax_opened(tmp_path, keras_version):
     """The acceptance case in miniature: a FER2013 mini-Xception as Keras 2.0.5 saved it (separable convs, a
-    separate softmax layer, 64x64 input), written in Keras 2's layout (tests/keras2_h5.py)."""
+    separate softmax layer, 64x64 input), written in Keras 2's layout (tests/keras2_h5.py); and as tf.keras 2.x
+    saved it, with the plain conv's keys in each SeparableConv2D config, which Keras 3 alone refuses."""
     weights = keras2_h5.random_weights(seed=0)
     path = tmp_path / "fer2013_mini_XCEPTION.102-0.66.hdf5"
-    keras2_h5.write(path, weights)
+    keras2_h5.write(path, weights, keras_version)
     model = load_keras(path)
     assert model.output_kind == LOGITS
     assert model.input_shape == (64, 64, 1)

@@ -41,7 +41,7 @@ def load_keras(path: Path | str) -> KerasModel:
     keras = import_keras(path)
     check_file(path)
     try:
-        model = keras.saving.load_model(path, compile=False)
+        model = keras.saving.load_model(path, compile=False, custom_objects=_keras2_convs(keras))
     except Exception as error:  # noqa: BLE001 -- an unknown layer, a damaged file, a Lambda refused by safe mode...
         reason = (str(error).strip().splitlines() or [""])[0]
         raise InputError(f"{path}: Keras cannot load this model ({type(error).__name__}: {reason})") from None
@@ -54,6 +54,20 @@ def load_keras(path: Path | str) -> KerasModel:
         raise InputError(f"{path}: the Keras model fails on a batch of its own input shape "
                          f"{tuple(model.inputs[0].shape[1:])} ({type(error).__name__}: {reason})") from None
     return KerasModel(model, output_kind)
+
+
+# Keras 2 saved the plain conv's keys with every SeparableConv2D and DepthwiseConv2D (they derived from Conv there);
+# Keras 3's classes refuse them, so a real Keras 2 mini-Xception would not load.
+KERAS2_ONLY_KEYS = ("groups", "kernel_initializer", "kernel_regularizer", "kernel_constraint")
+
+
+def _keras2_convs(keras) -> dict:
+    """The same two classes, under their own names, reading a Keras 2 config without the keys they do not take."""
+    def reader(base):
+        def from_config(cls, config):
+            return base.from_config.__func__(cls, {k: v for k, v in config.items() if k not in KERAS2_ONLY_KEYS})
+        return type(base.__name__, (base,), {"from_config": classmethod(from_config)})
+    return {base.__name__: reader(base) for base in (keras.layers.SeparableConv2D, keras.layers.DepthwiseConv2D)}
 
 
 def _check_structure(model, path: Path) -> None:
