@@ -15,6 +15,9 @@ on the log of its probabilities. Reading and refusing the files is in ``keras_fi
 from __future__ import annotations
 
 import contextlib
+import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -41,7 +44,8 @@ def load_keras(path: Path | str) -> KerasModel:
     keras = import_keras(path)
     check_file(path)
     try:
-        model = keras.saving.load_model(path, compile=False, custom_objects=_keras2_convs(keras))
+        with _without_keras2_only_keys(path) as readable:
+            model = keras.saving.load_model(readable, compile=False)
     except Exception as error:  # noqa: BLE001 -- an unknown layer, a damaged file, a Lambda refused by safe mode...
         reason = (str(error).strip().splitlines() or [""])[0]
         raise InputError(f"{path}: Keras cannot load this model ({type(error).__name__}: {reason})") from None
@@ -56,18 +60,39 @@ def load_keras(path: Path | str) -> KerasModel:
     return KerasModel(model, output_kind)
 
 
-# Keras 2 saved the plain conv's keys with every SeparableConv2D and DepthwiseConv2D (they derived from Conv there);
-# Keras 3's classes refuse them, so a real Keras 2 mini-Xception would not load.
+# tf.keras 2.x saved the plain conv's keys with every SeparableConv2D and DepthwiseConv2D (they derived from Conv
+# there); Keras 3's classes refuse them, so a real tf.keras mini-Xception would not load.
 KERAS2_ONLY_KEYS = ("groups", "kernel_initializer", "kernel_regularizer", "kernel_constraint")
 
 
-def _keras2_convs(keras) -> dict:
-    """The same two classes, under their own names, reading a Keras 2 config without the keys they do not take."""
-    def reader(base):
-        def from_config(cls, config):
-            return base.from_config.__func__(cls, {k: v for k, v in config.items() if k not in KERAS2_ONLY_KEYS})
-        return type(base.__name__, (base,), {"from_config": classmethod(from_config)})
-    return {base.__name__: reader(base) for base in (keras.layers.SeparableConv2D, keras.layers.DepthwiseConv2D)}
+@contextlib.contextmanager
+def _without_keras2_only_keys(path: Path):
+    """``path``, or a temporary copy of a Keras 2 .h5 whose architecture has those keys taken out. The copy, not
+    custom classes: the loaded layers stay Keras's own, so a deep copy of the model (the randomisation check)
+    rebuilds them from their config."""
+    import h5py
+    if path.suffix == ".keras":
+        yield path
+        return
+    with h5py.File(path, "r") as archive:
+        text = archive.attrs.get("model_config")
+    config = json.loads(text.decode() if isinstance(text, bytes) else text) if text is not None else None
+    inner = (config or {}).get("config", {})
+    layers = inner if isinstance(inner, list) else inner.get("layers", [])  # Keras 2.0's Sequential: a list
+    separable = [layer["config"] for layer in layers
+                 if layer.get("class_name") in ("SeparableConv2D", "DepthwiseConv2D")]
+    if not any(key in layer for layer in separable for key in KERAS2_ONLY_KEYS):
+        yield path
+        return
+    for layer in separable:
+        for key in KERAS2_ONLY_KEYS:
+            layer.pop(key, None)
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / path.name
+        shutil.copyfile(path, copy)
+        with h5py.File(copy, "r+") as archive:
+            archive.attrs["model_config"] = json.dumps(config).encode()
+        yield copy
 
 
 def _check_structure(model, path: Path) -> None:
