@@ -95,37 +95,29 @@ def input_of(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tenso
     """The tensor that reaches ``layer`` when ``x`` goes through ``model``, or None when the forward pass never
     calls ``layer``. Nothing from ``layer`` on runs, because the methods that ask need only the front of the model
     (filter ascent runs it at every step). Gradients flow as the caller's grad mode allows."""
-    reached = {}
-
-    def stop(_module, args):
-        reached["input"] = channels_first(layer, args[0])
-        raise ReachedLayer
-
-    handle = layer.register_forward_pre_hook(stop)
-    try:
-        model(x)
-    except ReachedLayer:
-        pass
-    finally:
-        handle.remove()
-    return reached.get("input")
+    return _stop_at(model, layer, x, before=True)
 
 
 def output_of(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
     """What ``layer`` returns when ``x`` goes through ``model`` (channels-first for a Keras layer), or None when
     the forward pass never calls it. Nothing after the layer runs: question 2's ascent of a Keras conv needs only
     the front of the model, at every step. Gradients flow as the caller's grad mode allows."""
-    reached = {}
+    return _stop_at(model, layer, x, before=False)
 
-    def stop(_module, _args, output):
-        reached["output"] = channels_first(layer, output)
+
+def _stop_at(model: nn.Module, layer: nn.Module, x: torch.Tensor, before: bool) -> torch.Tensor | None:
+    """Run ``x`` through ``model`` until ``layer``'s input (``before``) or output is known; channels-first."""
+    reached = []
+
+    def stop(_module, args, output=None):
+        reached.append(channels_first(layer, args[0] if before else output))
         raise ReachedLayer
 
-    handle = layer.register_forward_hook(stop)
+    handle = layer.register_forward_pre_hook(stop) if before else layer.register_forward_hook(stop)
     try:
         model(x)
     except ReachedLayer:
         pass
     finally:
         handle.remove()
-    return reached.get("output")
+    return reached[0] if reached else None
