@@ -57,8 +57,9 @@ def measure(settings: Settings, model: torch.nn.Module, fast: torch.nn.Module) -
 
 
 def _ascent_step(settings: Settings, model: torch.nn.Module) -> float:
-    """Seconds per filter-step of question 2's ascent: one chunk of filters ascends 1 and 5 steps; the difference
-    leaves out what a run sets up once."""
+    """Seconds per filter-step of question 2's ascent: one chunk of filters ascends 1 and 5 steps (the median of
+    3 runs each, as a single run of a few steps was seen twice as slow as the rest); the difference leaves out what
+    a run sets up once."""
     _, layer = find_conv(model, settings.filters.layer, settings.where("filters.layer"))
     filters = range(min(CHUNK, layers.filter_count(model, layer)))
 
@@ -66,7 +67,8 @@ def _ascent_step(settings: Settings, model: torch.nn.Module) -> float:
         ascend(model, layer, filters, steps=steps, seed=settings.seed)
 
     run(1)  # warm-up
-    return _slope(_seconds(lambda: run(1)), _seconds(lambda: run(5)), 4) / len(filters)
+    return _slope(_median_seconds(lambda: run(1), warm_up=0), _median_seconds(lambda: run(5), warm_up=0), 4) \
+        / len(filters)
 
 
 def _occlusion(settings: Settings, model: torch.nn.Module, fast: torch.nn.Module) -> tuple[float, float]:
@@ -89,9 +91,8 @@ def _occlusion(settings: Settings, model: torch.nn.Module, fast: torch.nn.Module
 
 def _panel() -> float:
     """Seconds per figure panel: question 1's saliency figure (face, map, overlay, and a colour bar), drawn once
-    to load fonts and colour maps, then timed."""
+    to load fonts and colour maps, then the median of 3 draws."""
     from generator.figures.saliency import saliency_figure
     rng = np.random.default_rng(0)
     gray, heatmap = rng.random((SIZE, SIZE)), rng.random((SIZE, SIZE))
-    saliency_figure(gray, heatmap)
-    return _seconds(lambda: saliency_figure(gray, heatmap)) / 3
+    return _median_seconds(lambda: saliency_figure(gray, heatmap)) / 3
