@@ -1,11 +1,14 @@
 """Whole builds, timed as a user runs them: `python -m generator build` in a fresh process.
 
-    python benchmarks/builds.py [--full-csv] [--skip-demo]
+    python benchmarks/builds.py [--full-csv] [--skip-demo] [--against DIR]
 
 - cold: an empty project folder (so an empty cache) builds the demo report;
 - template edit: a Jinja comment added to one template, then a rebuild (no analysis may be recomputed);
 - nothing changed: one more rebuild (no file of site_src may be rewritten);
-- with --full-csv: a cold build on a 35,887-row FER2013-format CSV, with its peak memory (resident set size).
+- with --full-csv: a cold build on a 35,887-row FER2013-format CSV, with its peak memory (resident set size);
+- with --against DIR (a checkout of another commit, e.g. `git worktree add ../before HEAD~1`): a cold demo build
+  by that checkout's code in the same run, each stage's time beside this code's, and the ratio of the two (issue 12
+  allows this code's cold build at most 1.5 times the previous commit's).
 
 Each row gives the wall time, the target from issue 5, and what the build printed about the cache and the files.
 Then, for the cold demo build, the estimate it said before its stages ran against each stage's measured time
@@ -44,11 +47,12 @@ def estimate_against_timings(stdout: str, timings: dict) -> list[tuple[str, floa
     return [(name, seconds, timings[name]) for name, seconds in estimated if name in timings]
 
 
-def run_build(project: Path, *extra: str) -> tuple[float, str, float, str]:
-    """(wall seconds, the build's summary lines, peak RSS in MiB, its whole stdout)."""
+def run_build(project: Path, *extra: str, code: Path = ROOT) -> tuple[float, str, float, str]:
+    """(wall seconds, the build's summary lines, peak RSS in MiB, its whole stdout). ``code``: the checkout whose
+    generator package builds (run from its folder, so its package is the one imported)."""
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", WITH_PEAK, "build", "--config", str(project / "pyproject.toml"),
-                           *extra], cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, PYTHONHASHSEED="0"))
+                           *extra], cwd=code, capture_output=True, text=True, env=dict(os.environ, PYTHONHASHSEED="0"))
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"build failed:\n{done.stderr}")
@@ -107,11 +111,36 @@ def measure(full_csv: bool, demo: bool = True, comparison: list | None = None) -
     return rows
 
 
+def cold_stage_times(code: Path) -> tuple[float, dict]:
+    """A cold demo build by the checkout ``code``: (wall seconds, each step's seconds from build-timings.json)."""
+    with tempfile.TemporaryDirectory() as folder:
+        project = Path(folder)
+        (project / "pyproject.toml").write_text(f"[tool.generator]\nsite_dir = '{project / 'site_src'}'\n")
+        wall, _, _, _ = run_build(project, code=code)
+        return wall, json.loads((project / "build-timings.json").read_text())
+
+
+def print_against(other: Path) -> None:
+    """This code's cold demo build and ``other``'s, in one run, step by step (the previous commit first)."""
+    before_wall, before = cold_stage_times(other)
+    after_wall, after = cold_stage_times(ROOT)
+    print(f"\ncold demo build, step by step: {other} against this checkout")
+    print(f"  {'step':<40}{'before':>10}{'now':>10}{'now/before':>12}")
+    for name in list(before) + [n for n in after if n not in before]:
+        b, a = before.get(name), after.get(name)
+        ratio = f"{a / b:12.2f}" if a is not None and b else ""
+        print(f"  {name:<40}{'' if b is None else f'{b:9.1f}s':>10}{'' if a is None else f'{a:9.1f}s':>10}{ratio}")
+    print(f"  {'whole build (wall)':<40}{before_wall:9.1f}s{after_wall:9.1f}s{after_wall / before_wall:12.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full-csv", action="store_true", help="also build from a full-size CSV (memory)")
     parser.add_argument("--skip-demo", action="store_true", help="no demo builds (with --full-csv: memory only)")
+    parser.add_argument("--against", type=Path, help="a checkout of another commit: its cold demo build beside ours")
     args = parser.parse_args()
+    if args.against:
+        print_against(args.against.resolve())
     comparison: list = []
     for what, seconds, target, said in measure(args.full_csv, demo=not args.skip_demo, comparison=comparison):
         print(f"{what:<34}{seconds:8.1f} s   target {target:<22}{said}", flush=True)

@@ -133,7 +133,7 @@ def _stage_key(settings: Settings, loaded: LoadedModel, data: DataInputs, device
     source = _source_file(loaded.model)
     return {"model": loaded.sha256, "model_settings": as_table(settings.model), "data": data.sha256,
             "seed": settings.seed, "device": device, "model_source": files_read.get(str(source), ""),
-            "versions": versions()}
+            "versions": versions(settings.model.path)}
 
 
 def _accuracy(probabilities: np.ndarray, data: DataInputs) -> float:

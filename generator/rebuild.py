@@ -25,7 +25,7 @@ PAGE_ONLY_SETTINGS = ("author", "collaborators", "site_dir")  # they change no f
 
 def analysis_key(settings: Settings) -> str:
     table = {k: v for k, v in as_table(settings).items() if k not in PAGE_ONLY_SETTINGS}
-    return key_of("pages", {"settings": table, "versions": versions()})
+    return key_of("pages", {"settings": table, "versions": versions(settings.model.path)})
 
 
 def rebuild_pages(settings: Settings, template_dir: Path) -> dict | None:

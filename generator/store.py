@@ -23,12 +23,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
+from generator.models.keras_files import KERAS_SUFFIXES
+
 PACKAGE = Path(__file__).resolve().parent
 CACHE_FOLDER = ".generator-cache"  # under the project root
 LIMIT_BYTES = 256 * 2**20  # the demo's entries take about 5 MB per configuration: dozens of them fit
 # The packages that compute or render the report: a new version may change a number or a page.
 PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "scikit-image", "lime", "numba", "matplotlib", "pillow",
             "jinja2", "mkdocs", "mkdocs-material", "mkdocs-static-i18n", "mkdocs-glightbox", "mkdocs-print-site-plugin")
+# Listed only for a Keras model: a PyTorch report does not depend on them, and listing them as "not installed"
+# would make its reproducibility page differ between a machine with the keras extra and one without.
+KERAS_PACKAGES = ("keras", "h5py")
 
 
 @lru_cache(maxsize=1)
@@ -41,10 +46,11 @@ def code_version() -> str:
     return digest.hexdigest()
 
 
-def versions() -> list:
-    """The versions of PACKAGES, read without importing them."""
+def versions(model_path: str = "") -> list:
+    """The versions of PACKAGES (and of KERAS_PACKAGES for a Keras model file), read without importing them."""
+    keras = Path(model_path).suffix.lower() in KERAS_SUFFIXES
     out = []
-    for name in PACKAGES:
+    for name in PACKAGES + (KERAS_PACKAGES if keras else ()):
         try:
             out.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:

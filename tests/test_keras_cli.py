@@ -78,6 +78,10 @@ def test_a_whole_build_with_only_the_model_path_set(tmp_path, project, model_fil
         assert "`separable_conv2d_1`, with 16 filters" in q2
         assert "`conv2d_3`" in (site / "q1.en.md").read_text()  # Grad-CAM's default: the last conv
     assert len(list((site / "figures" / "q2").glob("*.png"))) == 3
+    from importlib.metadata import version
+    for page in ("reproducibility.md", "reproducibility.en.md"):  # the Keras model's own packages are listed
+        text = (site / page).read_text()
+        assert f"| keras | {version('keras')} |" in text and f"| h5py | {version('h5py')} |" in text, page
 
 
 def _fails_cleanly(project, site, result, expected):

@@ -143,3 +143,11 @@ def test_a_keras2_h5_file_loads_with_its_weights_names_and_softmax_opened(tmp_pa
     assert float(expected.std()) > 1e-3
     with torch.inference_mode():  # the randomisation check deep-copies the model: its layers rebuild from config
         torch.testing.assert_close(copy.deepcopy(model)(x), expected, atol=1e-5, rtol=0)
+
+
+def test_the_package_versions_list_keras_for_a_keras_model_only():
+    from generator.store import versions
+    names = lambda path: [name for name, _ in versions(path)]  # noqa: E731
+    assert "keras" not in names("model.pt") and "h5py" not in names("")
+    for path in ("model.h5", "model.HDF5", "model.keras"):
+        assert names(path)[-2:] == ["keras", "h5py"], path

@@ -61,7 +61,7 @@ def settings_context(settings: Settings) -> dict:
         "questions": {q: {"points": p, "collaborators": getattr(settings.collaborators, q)}
                       for q, p in QUESTION_POINTS.items()},
         "settings_toml": toml_dumps(as_table(settings)).strip(),
-        "versions": versions(),
+        "versions": versions(settings.model.path),
     }
 
 
