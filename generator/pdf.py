@@ -68,8 +68,6 @@ def build_site(root: Path, site: Path) -> None:
     """``mkdocs build`` of the project's mkdocs.yml into ``site``, in its own process: mkdocs and jieba write to
     stderr, which must hold nothing but an error's one line."""
     config = root / "mkdocs.yml"
-    if not config.is_file():
-        raise InputError(f"{config}: not found; the pdf command prints the site that mkdocs builds from it")
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
     run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(config), "-d", str(site)],
                          cwd=root, capture_output=True, text=True, env=env)
@@ -114,6 +112,8 @@ def print_pdfs(site: Path, out: Path, chromium: Path, sync_playwright) -> list[P
 
 def make_pdfs(root: Path, out: Path) -> list[Path]:
     """The command: check that a browser can be had, build the site, print both languages."""
+    if not (root / "mkdocs.yml").is_file():
+        raise InputError(f"{root / 'mkdocs.yml'}: not found; the pdf command prints the site that mkdocs builds from it")
     sync_playwright = import_playwright()
     with sync_playwright() as playwright:
         chromium = find_chromium(playwright)
