@@ -28,10 +28,9 @@ NO_PLAYWRIGHT = 'playwright is not installed: the pdf command needs the "pdf" ex
 NO_CHROMIUM = ("no Chromium to print with: install Debian's (sudo apt-get install chromium) or playwright's "
                "(python -m playwright install chromium)")
 
-# Every image decoded before printing (the print page loads them all; a PDF printed earlier has holes), and the
-# light palette whatever the page was opened with.
+# Every image decoded before printing (the print page loads them all; a PDF printed earlier has holes). The light
+# palette needs nothing here: the site's print.js switches to it as printing starts.
 READY_FOR_PAPER = """async () => {
-  document.body.setAttribute("data-md-color-scheme", "default");
   await Promise.all(Array.from(document.images).map(img => img.decode().catch(() => null)));
   return Array.from(document.images).filter(img => !(img.complete && img.naturalWidth > 0))
               .map(img => img.getAttribute("src"));
