@@ -113,11 +113,11 @@ def make_pdfs(root: Path, out: Path) -> list[Path]:
     """The command: check that a browser can be had, build the site, print both languages."""
     if not (root / "mkdocs.yml").is_file():
         raise InputError(f"{root / 'mkdocs.yml'}: not found; the pdf command prints the site that mkdocs builds from it")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} is a file, expected a folder")
     sync_playwright = import_playwright()
     with sync_playwright() as playwright:
         chromium = find_chromium(playwright)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out: {out} is a file, expected a folder")
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="report-pdf-") as temporary:
         site = Path(temporary) / "site"

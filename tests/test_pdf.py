@@ -168,3 +168,10 @@ def test_a_folder_without_mkdocs_yml_is_one_line(tmp_path, capsys):
     assert main(["pdf", "--config", str(tmp_path / "pyproject.toml")]) == 2
     assert capsys.readouterr().err == (f"error: {tmp_path / 'mkdocs.yml'}: not found; the pdf command prints the "
                                        "site that mkdocs builds from it\n")
+
+
+def test_an_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "mkdocs.yml").write_text("site_name: x\n")
+    (tmp_path / "taken").write_text("")
+    assert main(["pdf", "--config", str(tmp_path / "pyproject.toml"), "--out", str(tmp_path / "taken")]) == 2
+    assert capsys.readouterr().err == f"error: --out: {tmp_path / 'taken'} is a file, expected a folder\n"
