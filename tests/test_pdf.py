@@ -175,3 +175,59 @@ def test_an_out_that_is_a_file_is_one_line(tmp_path, capsys):
     (tmp_path / "taken").write_text("")
     assert main(["pdf", "--config", str(tmp_path / "pyproject.toml"), "--out", str(tmp_path / "taken")]) == 2
     assert capsys.readouterr().err == f"error: --out: {tmp_path / 'taken'} is a file, expected a folder\n"
+
+
+def _lines_by_page(path: Path) -> list[list[tuple[int, int, str]]]:
+    """Each page's text items as (top, font size, text), from pdftohtml's XML, the footer left out."""
+    xml = _tool("pdftohtml", "-xml", "-i", "-stdout", str(path))
+    sizes = dict(re.findall(r'<fontspec id="(\d+)" size="(\d+)"', xml))
+    item = re.compile(r'<text top="(\d+)" left="\d+" width="\d+" height="\d+" font="(\d+)">(.*?)</text>')
+    pages = []
+    for content in re.findall(r"<page number=\"\d+\".*?>(.*?)</page>", xml, re.S):
+        items = [(int(top), int(sizes[font]), re.sub(r"<[^>]+>", "", text)) for top, font, text in item.findall(content)]
+        pages.append([i for i in items if not re.fullmatch(r"\d+ / \d+", i[2].strip())])
+    return pages
+
+
+@needs_printing
+@pytest.mark.parametrize("locale", LOCALES)
+def test_no_page_ends_with_a_heading(pdfs, locale):
+    pages = _lines_by_page(pdfs[locale])
+    sizes = sorted(size for page in pages for _, size, _ in page)
+    body = sizes[len(sizes) // 2]  # most of the text is body text
+    headings = [text for page in pages for _, size, text in page if size >= body + 4]  # told apart by their size
+    assert any(text.startswith("2 Q1.") for text in headings) and any(text.startswith("2.1 ") for text in headings)
+    stranded = [(n, max(page)[2]) for n, page in enumerate(pages, 1) if page and max(page)[1] >= body + 4]
+    assert stranded == []
+
+
+@needs_printing
+@pytest.mark.parametrize("locale", LOCALES)
+def test_no_figure_is_split_across_two_pages(pdfs, locale):
+    """A figure cut by a page break is drawn on both pages: pdfimages lists its image object once for each."""
+    rows = [line.split() for line in _tool("pdfimages", "-list", str(pdfs[locale])).splitlines()[2:]]
+    pages_of = {}
+    for row in rows:
+        if row[2] == "image":
+            pages_of.setdefault((row[10], row[11]), []).append(int(row[0]))  # (object, generation) -> pages
+    assert pages_of and {key: pages for key, pages in pages_of.items() if len(set(pages)) > 1} == {}
+
+
+@needs_printing
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_table_header_is_printed_whole(pdfs, locale):
+    """A table wider than the page is not cut at the margin: every word of every table's header row is in the PDF
+    (the region table's last column, 'background', was printed as 'bac')."""
+    text = _text(pdfs[locale])
+    words, glyphs = set(re.findall(r"\w+", text)), set(text)
+    checked = 0
+    for page in PAGES:
+        for header in re.findall(r"^(\|.+\|)\s*\n\|[-| :]+\|\s*$", _source(page, locale), re.M):
+            for cell in header.strip("|").split("|"):
+                cell = unicodedata.normalize("NFKC", re.sub(r"<[^>]+>|[*`]", "", cell))
+                # A Chinese run may wrap anywhere: its characters are checked, a Latin word as a whole.
+                missing = [w for w in re.findall(r"\w+", cell)
+                           if w not in words and not (re.search(r"[\u3400-\u9fff]", w) and set(w) <= glyphs)]
+                assert missing == [], (page, cell, missing)
+                checked += 1
+    assert checked > 20
