@@ -145,6 +145,15 @@ def cmd_layers(args) -> None:
         print(f"  {k:2d}  {conv.name:<28} {conv.in_channels:>4} -> {conv.out_channels:<4} out {conv.shape}{kind}")
 
 
+def cmd_pdf(args) -> None:
+    from generator.pdf import make_pdfs
+    start = time.perf_counter()
+    root = Path(args.config).resolve().parent
+    out = Path(args.out).resolve() if args.out else root
+    written = make_pdfs(root, out)
+    _say(f"Printed the report in {time.perf_counter() - start:.1f} s: " + ", ".join(str(p) for p in written))
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m generator", description="Explainable-AI report generator.",
                                   epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -175,6 +184,15 @@ def parser() -> argparse.ArgumentParser:
     build.set_defaults(run=cmd_build)
     layers = with_settings(commands.add_parser("layers", help="list the model's conv layers and output shapes"))
     layers.set_defaults(run=cmd_layers)
+    pdf = commands.add_parser(
+        "pdf", help="print the site as report.zh-TW.pdf and report.en.pdf (needs the pdf extra)",
+        description="Build the site from the docs folder as it is (no analysis) into a temporary folder and print\n"
+                    "each language's print page to a PDF with headless Chromium: report.zh-TW.pdf and report.en.pdf.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    pdf.add_argument("--config", default="pyproject.toml", help="the project's settings file; its folder holds "
+                     "mkdocs.yml and gets the PDFs")
+    pdf.add_argument("--out", help="folder for the two PDFs (default: the project folder)")
+    pdf.set_defaults(run=cmd_pdf)
     synth = commands.add_parser("synth", help="write synthetic faces as a FER2013 CSV plus a masks file")
     synth.add_argument("--out", default="data/synthetic.csv")
     synth.add_argument("--count", type=int, default=8400)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -196,3 +198,55 @@ def test_print_page_holds_the_whole_report_and_stays_on_loopback(site, context, 
     assert other.endswith("print_page.html")
     page.wait_for_load_state("networkidle")
     visit.assert_clean(url)
+
+
+TOC_TITLES = {"zh-TW": "目錄", "en": "Contents"}  # generator/site/mkdocs_hooks.py PRINT_PAGE_TITLES
+
+
+def _print_to_pdf(page, path: Path) -> str:
+    """The page as Chromium prints it, and the PDF's text (pdftotext)."""
+    page.pdf(path=str(path), prefer_css_page_size=True, print_background=True)
+    return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext is absent (poppler-utils; .ci/run installs it)")
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_print_page_has_one_table_of_contents_on_screen_and_on_paper(site, context, locale, tmp_path):
+    page, _ = open_page(context, f"{site}{LANGUAGES[locale]}print_page.html")
+    toc = page.locator("#print-page-toc")
+    assert toc.count() == 1 and toc.locator("nav > ul").count() == 1  # print-site's script ran once
+    titles = []
+    for name in PAGES:
+        single, _ = open_page(context, f"{site}{LANGUAGES[locale]}{name}.html")
+        titles.append(single.locator("article h1").first.inner_text().strip().rstrip("¶").strip())
+        single.close()
+    entries = [text.strip() for text in toc.locator("nav > ul > li").all_inner_texts()]
+    assert entries == [f"{n} {title}" for n, title in enumerate(titles, 1)]
+    text = _print_to_pdf(page, tmp_path / "print.pdf")
+    assert text.count(f"\n{TOC_TITLES[locale]}\n") == 1
+    assert " ".join(text.split()).count(entries[1]) == 2  # Q1's title: in the table of contents, and as Q1's own heading
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="pdftoppm is absent (poppler-utils; .ci/run installs it)")
+def test_a_dark_palette_prints_light(site, context, tmp_path):
+    """A reader who chose the dark palette still prints white paper (generator/site/print.js). With that script's
+    work undone by a later handler, the same print is dark, so the check can fail."""
+    page, _ = open_page(context, f"{site}en/print_page.html")
+    page.locator("label[for='__palette_1']").click()  # Material's own toggle: to the dark scheme
+    page.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'slate'")
+    settle(page.locator("body"))
+
+    def corner_of_page_two(name: str) -> tuple:
+        page.pdf(path=str(tmp_path / f"{name}.pdf"), prefer_css_page_size=True, print_background=True)
+        subprocess.run(["pdftoppm", "-r", "20", "-f", "2", "-l", "2", "-png", str(tmp_path / f"{name}.pdf"),
+                        str(tmp_path / name)], check=True)
+        from PIL import Image
+        return Image.open(next(tmp_path.glob(f"{name}*.png"))).convert("RGB").getpixel((3, 3))
+
+    assert corner_of_page_two("light") == (255, 255, 255)
+    assert page.locator("body").get_attribute("data-md-color-scheme") == "slate"  # the reader's choice, back
+    page.evaluate("""window.addEventListener('beforeprint', () => {
+        document.body.setAttribute('data-md-color-scheme', 'slate');
+        document.querySelector('meta[name="color-scheme"]').content = 'dark';
+    })""")
+    assert sum(corner_of_page_two("dark")) < 3 * 100

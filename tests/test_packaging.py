@@ -17,13 +17,24 @@ def test_readme_quick_start_is_two_commands_and_ci_runs_the_second():
     script = (ROOT / ".ci/run").read_text()
     ci = [line for line in script.splitlines() if line and not line.startswith(("#", "set ", "cd "))]
     assert ci[-1] == commands[1] and commands[1] not in ci[:-1]
-    # Before it, only the install of what the browser test needs, when it is missing (CI runs as root).
+    # Before it, only the install of what the browser and PDF tests need, when it is missing (CI runs as root).
     assert "set -euo pipefail" in script
     assert ci[:-1] == [
-        "if ! command -v chromium >/dev/null || ! dpkg -s fonts-noto-cjk fonts-noto-color-emoji >/dev/null 2>&1; then",
+        "if ! command -v chromium >/dev/null || ! command -v pdftotext >/dev/null \\",
+        "    || ! dpkg -s fonts-noto-cjk fonts-noto-color-emoji fonts-wqy-microhei poppler-utils >/dev/null 2>&1; then",
         "  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium "
-        "fonts-noto-cjk fonts-noto-color-emoji",
+        "fonts-noto-cjk \\",
+        "    fonts-noto-color-emoji fonts-wqy-microhei poppler-utils",
         "fi"]
+
+
+def test_the_pdf_extra_is_playwright_at_the_test_extras_pin_and_not_a_core_dependency():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    playwright = [pin for pin in project["optional-dependencies"]["test"] if pin.startswith("playwright")]
+    assert project["optional-dependencies"]["pdf"] == playwright and len(playwright) == 1
+    assert not any(dep.startswith("playwright") for dep in project["dependencies"])
+    readme = (ROOT / "README.md").read_text()
+    assert 'pip install -e ".[pdf]"' in readme and "python -m generator pdf" in readme
 
 
 def test_torch_is_pinned_to_the_cpu_build_on_disk():

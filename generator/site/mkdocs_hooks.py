@@ -26,6 +26,16 @@ PRINT_PAGE_TITLES = {"zh-TW": ("全文列印版", "目錄"), "en": ("Printable v
 
 # A relative src/href in the combined content: not an anchor, not a scheme (http:, data:), not root-absolute.
 _RELATIVE_URL = re.compile(r'(\s(?:src|href)=")(?![#/]|[a-zA-Z][a-zA-Z0-9+.-]*:)')
+# A content fragment that an HTML parser gave back as a whole document.
+_DOCUMENT = re.compile(r"\A\s*<html>\s*<head>(.*?)</head>\s*<body>(.*)</body>\s*</html>\s*\Z", re.S)
+# glightbox's zoom link around a figure: on paper (and in a PDF) a link to a loose image file leads nowhere.
+_ZOOM_LINK = re.compile(r'<a class="glightbox"[^>]*>(<img[^>]*>)</a>')
+# print-site's table of contents (a section of its own), and the first page's title and the table right after it.
+_TOC_SECTION = re.compile(r'\s*<section class="print-page">\s*(<div id="print-page-toc".*?</div>)\s*</section>', re.S)
+_TITLE_AND_TABLE = re.compile(r'(<section class="print-page" id="[^"]*" heading-number="1">\s*<h1.*?</h1>\s*'
+                              r'<table>.*?</table>)', re.S)
+# The paper-only assets, shipped with these hooks so they need no rebuild of site_src/.
+PRINT_ASSETS = {f"assets/print/{name}": Path(__file__).with_name(name) for name in ("print.css", "print.js")}
 
 
 def _language_being_built(config):
@@ -52,8 +62,8 @@ def on_config(config, **_):
     if printer is None:
         return config
     # print-site prepends its assets on every on_config call, i.e. once per language build.
-    config.extra_css = _unique(config.extra_css)
-    config.extra_javascript = _unique(config.extra_javascript)
+    config.extra_css = _unique(config.extra_css + ["assets/print/print.css"])
+    config.extra_javascript = _unique(config.extra_javascript + ["assets/print/print.js"])
 
     locale, prefix = _language_being_built(config)
     title, toc_title = PRINT_PAGE_TITLES.get(locale, (printer.config["print_page_title"], printer.config["toc_title"]))
@@ -63,23 +73,40 @@ def on_config(config, **_):
     print_page = Page(title=title, file=print_file, config=config)
     print_page.edit_url = None
     printer.print_file, printer.print_page, printer.renderer.print_page = print_file, print_page, print_page
-    _relink_from(printer.renderer, prefix)
+    _shape_combined(printer.renderer, prefix)
     return config
 
 
-def _relink_from(renderer, prefix):
-    """The plugin makes the combined content's image and file links relative to the site root; a print page in a
-    language folder needs them relative to that folder."""
-    if not prefix:
-        return
+@event_priority(-50)  # after glightbox (0) wrapped the content in a document, and print-site (0) kept a copy of it
+def on_page_content(html, page, **_):
+    match = _DOCUMENT.match(html)
+    if match is None:
+        return html
+    fragment = match.group(1) + match.group(2)
+    if getattr(page, "html", None) == html:  # print-site's copy, from which it joins the print page
+        page.html = fragment
+    return fragment
+
+
+def _shape_combined(renderer, prefix):
+    """Shape the print page's content for paper: the title and author table first, then the table of contents;
+    figures without zoom links; and, in a language folder, image and file links relative to that folder (the
+    plugin makes them relative to the site root)."""
     up = "../" * prefix.count("/")
     write_combined = type(renderer).write_combined
 
-    def write_combined_from_folder():
+    def write_shaped():
         html, toc = write_combined(renderer)
-        return _RELATIVE_URL.sub(lambda m: m.group(1) + up, html), toc
+        html = _ZOOM_LINK.sub(r"\1", html)
+        toc_section = _TOC_SECTION.search(html)
+        if toc_section and _TITLE_AND_TABLE.search(html, toc_section.end()):
+            rest = html[:toc_section.start()] + html[toc_section.end():]
+            html = _TITLE_AND_TABLE.sub(lambda m: m.group(1) + toc_section.group(1), rest, count=1)
+        if up:
+            html = _RELATIVE_URL.sub(lambda m: m.group(1) + up, html)
+        return html, toc
 
-    renderer.write_combined = write_combined_from_folder
+    renderer.write_combined = write_shaped
 
 
 def _with_language_links_to_print_pages(config, basename):
@@ -111,6 +138,9 @@ def on_post_build(config, **_):
         printer.context["config"] = _with_language_links_to_print_pages(printer.context["config"],
                                                                         printer.config["print_page_basename"])
     site = Path(config["site_dir"])
+    for target, source in PRINT_ASSETS.items():
+        (site / target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, site / target)
     for name in ("sitemap.xml", "sitemap.xml.gz"):
         if (site / name).is_file() and (site / "en").is_dir():
             shutil.copyfile(site / name, site / "en" / name)
