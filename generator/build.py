@@ -86,7 +86,7 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
         store.save_record(Record(analysis_key(settings), code_version(), files_read, context, files))
     store.evict()
     return {"stages": timer.stages, "estimate": estimate, "files": counts, "site_dir": str(site_dir),
-            "cached": store.hits, "computed": store.misses}
+            "cached": store.hits, "computed": store.misses, "absent": list(images.absent)}
 
 
 def _estimate(settings: Settings, loaded: LoadedModel, fast, pending: list[str], run: list[str], data_faces: int,

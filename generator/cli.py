@@ -98,6 +98,12 @@ def cmd_build(args) -> None:
     files = result["files"]
     if result["cached"]:
         _say(f"  reused from the cache: {', '.join(result['cached'])} (--force recomputes)")
+    if result.get("absent"):
+        from generator.site.strings import CLASS_NAMES
+        names = ", ".join(f"{c} {CLASS_NAMES['en'][c].lower()}" for c in result["absent"])
+        them = "it" if len(result["absent"]) == 1 else "them"
+        _say(f"  absent classes: the data has no face of {names}; every page marks {them} absent and explains the "
+             f"other classes")
     _say(f"Built the report in {time.perf_counter() - start:.1f} s: {files['written']} files written, "
          f"{files['unchanged']} unchanged, {files['removed']} removed, in {result['site_dir']}")
     _say("Next: mkdocs serve   (then open http://127.0.0.1:8000/)")

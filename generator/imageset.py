@@ -12,11 +12,15 @@ from generator.errors import InputError
 
 @dataclass(frozen=True)
 class ImageSet:
-    positions: np.ndarray     # (7,) positions in the dataset
-    rows: np.ndarray          # (7,) row numbers as the user counts them
-    targets: np.ndarray       # (7,) the class explained for each image
-    probabilities: np.ndarray  # (7,) P(target) under the model
+    """One face per class present in the data, in class order: usually 7. A class with no face at all in the data
+    is left out of every array and listed in ``absent``; each stage then explains the faces there are, and the
+    pages mark the absent classes."""
+    positions: np.ndarray     # (n,) positions in the dataset
+    rows: np.ndarray          # (n,) row numbers as the user counts them
+    targets: np.ndarray       # (n,) the class explained for each image
+    probabilities: np.ndarray  # (n,) P(target) under the model
     notes: list               # (class, kind) for images picked by a fallback rule
+    absent: tuple = ()        # the classes with no face in the data
 
 
 def predict(model: torch.nn.Module, images: np.ndarray, batch: int = 32) -> np.ndarray:
@@ -52,24 +56,27 @@ def pick_images(probabilities: np.ndarray, labels: np.ndarray, validation: np.nd
     """Per class, the first validation image classified correctly with P >= ``min_confidence``.
 
     Fallbacks, each noted: the most confident correct image; else the validation image with the highest
-    probability of the class. ``fixed_rows`` (7 row numbers, class order) replaces the rule.
+    probability of the class; else a training image. A class with no image in the data is absent: no index could
+    pick one, so the report is built on the other classes. ``fixed_rows`` (7 row numbers, class order) replaces the
+    rule.
     """
     if fixed_rows:
         check_fixed_rows(fixed_rows, rows)
         where = {int(r): k for k, r in enumerate(rows)}
         positions = [where[row] for row in fixed_rows]
         positions = np.array(positions)
-        targets = np.arange(NUM_CLASSES)
+        targets, absent = np.arange(NUM_CLASSES), []
         notes = [(c, "label_differs") for c in range(NUM_CLASSES) if labels[positions[c]] != c]
     else:
         predicted = probabilities.argmax(1)
-        positions, notes = [], []
+        positions, notes, absent = [], [], []
         for c in range(NUM_CLASSES):
             members = validation[labels[validation] == c]
             if not len(members):
                 members = np.flatnonzero(labels == c)
                 if not len(members):
-                    raise InputError(f"the data has no image of class {c}; set images.indices to pick one")
+                    absent.append(c)
+                    continue
                 notes.append((c, "not_in_validation"))
             correct = members[predicted[members] == c]
             confident = correct[probabilities[correct, c] >= min_confidence]
@@ -81,7 +88,9 @@ def pick_images(probabilities: np.ndarray, labels: np.ndarray, validation: np.nd
             else:
                 positions.append(members[np.argmax(probabilities[members, c])])
                 notes.append((c, "none_correct"))
-        positions = np.array(positions)
-        targets = np.arange(NUM_CLASSES)
+        targets = np.array([c for c in range(NUM_CLASSES) if c not in absent])
+        positions = np.array(positions, dtype=np.int64)
+        if not len(positions):
+            raise InputError("the data has no face of any class, expected rows labelled 0-6")
     chosen = probabilities[positions, targets]
-    return ImageSet(positions, rows[positions], targets, chosen, notes)
+    return ImageSet(positions, rows[positions], targets, chosen, notes, tuple(absent))

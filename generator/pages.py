@@ -22,14 +22,15 @@ def image_set_context(settings: Settings, data: DataInputs, images: ImageSet, fi
     them: the rows fixed in the settings, else the confidence threshold."""
     from generator.figures.common import face_png  # matplotlib: imported only once the inputs are known good
     faces = []
-    for c, position in enumerate(images.positions):
+    for k, (c, position) in enumerate(zip(images.targets.tolist(), images.positions)):
         path = f"figures/images/class_{c}.png"
         files[path] = face_png(data.dataset.images[position])
-        faces.append({"cls": c, "thumbnail": path, "row": int(images.rows[c]),
-                      "probability": float(images.probabilities[c]),
+        faces.append({"cls": c, "thumbnail": path, "row": int(images.rows[k]),
+                      "probability": float(images.probabilities[k]),
                       "notes": [kind for cls, kind in images.notes if cls == c]})  # a class can fall back twice
+    # absent: the classes with no face in the data; every page marks them (templates/_layout.md.j2 absent_note)
     return {"faces": faces, "fixed_rows": list(settings.images.indices),
-            "min_confidence": settings.images.min_confidence}
+            "min_confidence": settings.images.min_confidence, "absent": list(images.absent)}
 
 
 def geometry_context(loaded: LoadedModel) -> dict | None:

@@ -42,4 +42,5 @@ def rebuild_pages(settings: Settings, template_dir: Path) -> dict | None:
     counts = write_site(site_dir, files)
     return {"stages": {"pages (analysis unchanged: from the last build's record)": rendered - start,
                        "write site_src": time.perf_counter() - rendered},
-            "files": counts, "site_dir": str(site_dir), "cached": ["every stage"], "computed": []}
+            "files": counts, "site_dir": str(site_dir), "cached": ["every stage"], "computed": [],
+            "absent": record.context["imageset"]["absent"]}

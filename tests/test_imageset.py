@@ -60,3 +60,24 @@ def test_region_mass_and_lift():
     assert np.isclose(sum(uniform.share.values()), 1.0)
     for region in uniform.share:
         assert np.isclose(uniform.lift(region), 1.0)
+
+
+def test_a_class_with_no_image_is_absent_and_the_others_are_picked():
+    """No face of class 2 anywhere (issue 13): no index could pick one, so the set holds the six others, in class
+    order, and names class 2 absent. A class missing only from the validation split still gets a training face."""
+    labels = np.array([0, 1, 3, 4, 5, 6, 6, 4])
+    probs = _probs([(c, 0.9) for c in labels])
+    validation = np.arange(6)  # class 6's face at 5; the extra 4 at 7 is a training image, never picked
+    chosen = pick_images(probs, labels, validation, np.arange(8) + 10, 0.5, [])
+    assert chosen.absent == (2,)
+    assert chosen.targets.tolist() == [0, 1, 3, 4, 5, 6]
+    assert chosen.positions.tolist() == [0, 1, 2, 3, 4, 5] and chosen.rows.tolist() == [10, 11, 12, 13, 14, 15]
+    assert np.allclose(chosen.probabilities, 0.9) and chosen.notes == []
+    only_training = pick_images(probs, labels, np.arange(5), np.arange(8), 0.5, [])  # no validation face of 6
+    assert only_training.absent == (2,) and only_training.positions.tolist() == [0, 1, 2, 3, 4, 5]
+    assert only_training.notes == [(6, "not_in_validation")]
+
+
+def test_data_without_any_labelled_face_is_an_input_error():
+    with pytest.raises(InputError, match=r"^the data has no face of any class, expected rows labelled 0-6$"):
+        pick_images(np.zeros((0, 7)), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), 0.5, [])

@@ -58,3 +58,21 @@ def test_pages_workflow_needs_only_the_docs_packages_with_the_same_pins():
 def test_committed_report_exists_in_both_languages():
     for page in ("index", "q1", "q2", "q3", "q4", "reproducibility"):
         assert (ROOT / "site_src" / f"{page}.md").is_file() and (ROOT / "site_src" / f"{page}.en.md").is_file()
+
+
+def test_a_venv_inside_the_project_is_ignored_by_git():
+    """The README's first command run in a venv made inside the project leaves nothing untracked (issue 13)."""
+    import shutil
+    import subprocess
+    import pytest
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    paths = [".venv/bin/python", "venv/lib/site.py", "src/.venv/x", "venvs.txt"]
+    # --no-index: the rules of .gitignore alone, whatever is tracked; -v -n: one line per path, matched or not
+    run = subprocess.run(["git", "check-ignore", "--no-index", "-v", "-n", *paths], cwd=ROOT, capture_output=True,
+                         text=True)
+    assert run.returncode in (0, 1), run.stderr
+    matched = {line.split("\t")[1]: line.split("\t")[0] for line in run.stdout.splitlines()}
+    assert matched[".venv/bin/python"].startswith(".gitignore:") and matched[".venv/bin/python"].endswith(":.venv/")
+    assert matched["venv/lib/site.py"].endswith(":venv/") and matched["src/.venv/x"].endswith(":.venv/")
+    assert matched["venvs.txt"] == "::"  # no rule: a file merely named like one stays tracked

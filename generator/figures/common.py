@@ -1,4 +1,18 @@
-"""Deterministic figure output: a bare Figure (no pyplot state), Agg, fixed rcParams, no version metadata."""
+"""Deterministic figure output: a bare Figure (no pyplot state), Agg, fixed rcParams, no version metadata.
+
+Bytes that do not follow the CPU. The maps and curves come from float32 convolutions whose last bits change with the
+CPU and the thread count (a reduction in another order): about 1e-7 here. A PNG changes only where such noise moves a
+value across one of the few boundaries the drawing has, so every array is quantised here, in float64, before
+matplotlib sees it, and nothing after the quantiser reads the raw floats:
+- a map becomes colour indices on LEVELS steps of its colour scale, then RGB bytes (``map_rgb``); matplotlib only
+  places those pixels (nearest neighbour, no float resampling, no per-image rescaling by the data's min and max);
+- a scale taken from the data (LIME's largest weight) is rounded up to 2 significant digits (``round_scale``);
+- a curve's values are snapped to a grid of CURVE_STEP (``snap``), so Agg's 1/256-pixel vertex positions are a
+  function of the grid point, not of the float.
+A boundary still exists between two steps: a value within the noise of one flips. Fewer steps make that rarer (the
+chance is about 2 x noise / step per value); LEVELS = 64 keeps each step below what the eye separates in these
+colour maps, and CURVE_STEP is under half a pixel at the curves' height. tests/test_stable_figures.py measures both.
+"""
 from __future__ import annotations
 
 import io
@@ -8,11 +22,15 @@ import matplotlib
 matplotlib.use("Agg")  # no display here, and the same bytes everywhere
 
 import numpy as np  # noqa: E402
+from matplotlib.cm import ScalarMappable  # noqa: E402
+from matplotlib.colors import Normalize  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
 HEAT_CMAP = "inferno"
 RC = {"font.family": "DejaVu Sans", "font.size": 9, "svg.hashsalt": "fer-report", "figure.dpi": 100}
+LEVELS = 64            # colour steps of every map, from vmin to vmax
+CURVE_STEP = 1 / 256   # the grid of every plotted curve value (exact in binary)
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -36,9 +54,48 @@ def face_png(pixels: np.ndarray, zoom: int = 3) -> bytes:
     return buffer.getvalue()
 
 
+def colour_indices(values: np.ndarray, vmin: float, vmax: float, levels: int = LEVELS) -> np.ndarray:
+    """Each value's step on [vmin, vmax] cut into ``levels`` equal steps (0 .. levels - 1; below and above clip),
+    in float64. NaN takes step 0."""
+    scaled = (np.asarray(values, np.float64) - vmin) / (vmax - vmin) * levels
+    return np.clip(np.nan_to_num(np.floor(scaled), nan=0.0), 0, levels - 1).astype(np.intp)
+
+
+def stepped_cmap(cmap: str, levels: int = LEVELS):
+    """The colour map cut to ``levels`` colours: the colours the maps are drawn in, and their colour bar."""
+    return matplotlib.colormaps[cmap].resampled(levels)
+
+
+def map_rgb(values: np.ndarray, cmap: str, vmin: float = 0.0, vmax: float = 1.0) -> np.ndarray:
+    """A map as uint8 RGB on ``levels`` colours of ``cmap``: what the figure shows of it, and all it shows."""
+    lut = stepped_cmap(cmap)(np.arange(LEVELS), bytes=True)[:, :3]
+    return lut[colour_indices(values, vmin, vmax)]
+
+
+def show_map(ax, values: np.ndarray, cmap: str, vmin: float = 0.0, vmax: float = 1.0, **imshow) -> ScalarMappable:
+    """Draw a map through ``map_rgb``; returns the mappable its colour bar is drawn from (the same steps)."""
+    ax.imshow(map_rgb(values, cmap, vmin, vmax), interpolation="nearest", **imshow)
+    return ScalarMappable(Normalize(vmin, vmax), stepped_cmap(cmap))
+
+
+def round_scale(limit: float) -> float:
+    """A map's own colour scale (LIME's largest weight, the largest spread) rounded up to 2 significant digits: the
+    colour bar's ticks and every step then stay put under float noise, unless the noise crosses that rounding
+    (about 1e-4 of the time for noise of 1e-6). 0 becomes 1."""
+    if not limit > 0:
+        return 1.0
+    unit = 10.0 ** (np.floor(np.log10(limit)) - 1)
+    return float(np.ceil(np.float64(limit) / unit) * unit)
+
+
+def snap(values) -> np.ndarray:
+    """Curve values rounded to the CURVE_STEP grid, in float64 (NaN stays NaN)."""
+    return np.round(np.asarray(values, np.float64) / CURVE_STEP) * CURVE_STEP
+
+
 def overlay(gray: np.ndarray, heatmap: np.ndarray, alpha: float = 0.55) -> np.ndarray:
-    """RGB overlay of a [0, 1] heatmap on a [0, 1] grayscale image (a pure function, no drawing)."""
-    cmap = matplotlib.colormaps[HEAT_CMAP]
-    heat = cmap(np.clip(heatmap, 0, 1))[..., :3]
-    base = np.repeat(np.clip(gray, 0, 1)[..., None], 3, axis=2)
-    return (1 - alpha) * base + alpha * heat
+    """uint8 RGB overlay of a [0, 1] heatmap, in its stepped colours, on a [0, 1] grayscale image (a pure function,
+    no drawing)."""
+    heat = map_rgb(heatmap, HEAT_CMAP) / 255.0
+    base = np.repeat(np.clip(np.asarray(gray, np.float64), 0, 1)[..., None], 3, axis=2)
+    return np.round(((1 - alpha) * base + alpha * heat) * 255).astype(np.uint8)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from skimage.segmentation import find_boundaries
 
-from generator.figures.common import HEAT_CMAP, new_figure, png_bytes
+from generator.figures.common import HEAT_CMAP, new_figure, png_bytes, round_scale, show_map
 
 GREEN = np.array([0.1, 0.75, 0.2])
 RED = np.array([0.85, 0.1, 0.1])
@@ -25,8 +25,8 @@ def lime_figure(gray: np.ndarray, weight_map: np.ndarray, overlay: np.ndarray) -
     fig = new_figure(7.2, 2.6)
     axes = fig.subplots(1, 3, gridspec_kw={"wspace": 0.05})
     axes[0].imshow(gray, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    limit = float(np.abs(weight_map).max()) or 1.0
-    shown = axes[1].imshow(weight_map, cmap="PiYG", vmin=-limit, vmax=limit, interpolation="nearest")
+    limit = round_scale(float(np.abs(weight_map).max()))
+    shown = show_map(axes[1], weight_map, "PiYG", -limit, limit)
     axes[2].imshow(np.clip(overlay, 0, 1), interpolation="nearest")
     for ax in axes:
         ax.set_axis_off()
@@ -39,7 +39,7 @@ def confusion_figure(rates: np.ndarray, counts: np.ndarray) -> bytes:
     n = len(rates)
     fig = new_figure(5.6, 5.0)
     ax = fig.subplots()
-    shown = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    shown = show_map(ax, rates, "Blues")
     for t in range(n):
         for p in range(n):
             colour = "white" if rates[t, p] > 0.55 else "black"
@@ -58,8 +58,7 @@ def occlusion_figure(gray: np.ndarray, heatmap: np.ndarray, lowest_image: np.nda
     fig = new_figure(7.2, 2.6)
     axes = fig.subplots(1, 3, gridspec_kw={"wspace": 0.05})
     axes[0].imshow(gray, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    shown = axes[1].imshow(heatmap, cmap=HEAT_CMAP, vmin=0, vmax=1, interpolation="nearest",
-                           extent=(-0.5, gray.shape[1] - 0.5, gray.shape[0] - 0.5, -0.5))
+    shown = show_map(axes[1], heatmap, HEAT_CMAP, extent=(-0.5, gray.shape[1] - 0.5, gray.shape[0] - 0.5, -0.5))
     axes[1].plot([lowest[1]], [lowest[0]], marker="+", color="cyan", markersize=9, markeredgewidth=1.5)
     axes[2].imshow(lowest_image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     for ax in axes:

@@ -8,10 +8,11 @@ import math
 
 import numpy as np
 
-from generator.figures.common import new_figure, png_bytes
+from generator.figures.common import new_figure, png_bytes, show_map
 
 
 def _stretch(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image, np.float64)
     low, high = float(image.min()), float(image.max())
     return (image - low) / (high - low) if high > low else np.zeros_like(image)
 
@@ -26,7 +27,7 @@ def grid_figure(images: np.ndarray, labels: list[str], cmap: str = "gray") -> by
     for k, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if k < count:
-            ax.imshow(_stretch(images[k]), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+            show_map(ax, _stretch(images[k]), cmap)
             ax.set_title(labels[k], fontsize=6.5, pad=2)
     return png_bytes(fig)
 
@@ -37,9 +38,9 @@ def pairs_figure(patterns: np.ndarray, outputs: np.ndarray, labels: list[str]) -
     fig = new_figure(count * 1.1, 2.5)
     axes = fig.subplots(2, count, squeeze=False, gridspec_kw={"wspace": 0.08, "hspace": 0.25})
     for k in range(count):
-        axes[0, k].imshow(_stretch(patterns[k]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        show_map(axes[0, k], _stretch(patterns[k]), "gray")
         axes[0, k].set_title(labels[k], fontsize=7, pad=2)
-        axes[1, k].imshow(_stretch(outputs[k]), cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+        show_map(axes[1, k], _stretch(outputs[k]), "viridis")
         for ax in axes[:, k]:
             ax.set_axis_off()
     return png_bytes(fig)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.figures.common import HEAT_CMAP, new_figure, overlay, png_bytes
+from generator.figures.common import HEAT_CMAP, new_figure, overlay, png_bytes, show_map
 
 
 def methods_figure(gray: np.ndarray, heatmaps: list[np.ndarray]) -> bytes:
@@ -12,7 +12,7 @@ def methods_figure(gray: np.ndarray, heatmaps: list[np.ndarray]) -> bytes:
     axes = fig.subplots(1, len(heatmaps) + 1, gridspec_kw={"wspace": 0.05})
     axes[0].imshow(gray, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     for ax, heatmap in zip(axes[1:], heatmaps):
-        shown = ax.imshow(heatmap, cmap=HEAT_CMAP, vmin=0, vmax=1, interpolation="nearest")
+        shown = show_map(ax, heatmap, HEAT_CMAP)
     for ax in axes:
         ax.set_axis_off()
     fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01)
@@ -24,7 +24,7 @@ def saliency_figure(gray: np.ndarray, heatmap: np.ndarray) -> bytes:
     fig = new_figure(7.2, 2.6)
     axes = fig.subplots(1, 3, gridspec_kw={"wspace": 0.05})
     axes[0].imshow(gray, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    shown = axes[1].imshow(heatmap, cmap=HEAT_CMAP, vmin=0, vmax=1, interpolation="nearest")
+    shown = show_map(axes[1], heatmap, HEAT_CMAP)
     axes[2].imshow(overlay(gray, heatmap), interpolation="nearest")
     for ax in axes:
         ax.set_axis_off()

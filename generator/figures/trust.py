@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from generator.figures.common import HEAT_CMAP, new_figure, png_bytes
+from generator.figures.common import HEAT_CMAP, new_figure, png_bytes, round_scale, show_map, snap
 
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
@@ -19,9 +19,11 @@ def sanity_figure(layers: list[str], spearman: np.ndarray, ssim: np.ndarray, pas
     for values, colour, label, style in ((spearman, COLOURS[0], "ρ", "-"), (ssim, COLOURS[1], "SSIM", "--")):
         with warnings.catch_warnings():  # faces with a constant map are NaN and left out (see sanity.similarity)
             warnings.simplefilter("ignore", RuntimeWarning)
-            ax.plot(steps, np.nanmean(values, axis=1), style, color=colour, marker="o", markersize=3, label=label)
-            ax.fill_between(steps, np.nanmin(values, axis=1), np.nanmax(values, axis=1), color=colour, alpha=0.15,
-                            linewidth=0)
+            values = np.asarray(values, np.float64)
+            ax.plot(steps, snap(np.nanmean(values, axis=1)), style, color=colour, marker="o", markersize=3,
+                    label=label)
+            ax.fill_between(steps, snap(np.nanmin(values, axis=1)), snap(np.nanmax(values, axis=1)), color=colour,
+                            alpha=0.15, linewidth=0)
     ax.axhline(pass_below, color="gray", linewidth=0.8, linestyle=":")
     ax.set_xticks(steps)
     ax.set_xticklabels(["—"] + layers, rotation=35, ha="right", fontsize=7)
@@ -37,9 +39,9 @@ def curves_figure(curves: dict, reference: list) -> bytes:
     axes = fig.subplots(1, 2, gridspec_kw={"wspace": 0.25})
     for ax, kind in zip(axes, ("deletion", "insertion")):
         for (name, runs), colour in zip(curves.items(), COLOURS):
-            mean = np.mean([getattr(r, kind) for r in runs], axis=0)
+            mean = snap(np.mean(np.asarray([getattr(r, kind) for r in runs], np.float64), axis=0))
             ax.plot(np.linspace(0, 1, len(mean)), mean, color=colour, label=name, linewidth=1.4)
-        mean = np.mean([getattr(r, kind) for r in reference], axis=0)
+        mean = snap(np.mean(np.asarray([getattr(r, kind) for r in reference], np.float64), axis=0))
         ax.plot(np.linspace(0, 1, len(mean)), mean, color="black", linestyle="--", label="random", linewidth=1.2)
         ax.set_title("−" if kind == "deletion" else "+", fontsize=11)
         ax.set_ylim(0, 1.02)
@@ -49,14 +51,16 @@ def curves_figure(curves: dict, reference: list) -> bytes:
     return png_bytes(fig)
 
 
-def std_figure(maps: list[np.ndarray]) -> bytes:
-    """LIME's per-pixel standard deviation of the superpixel weight across seeds, one panel per class."""
+def std_figure(maps: list[np.ndarray], classes: list[int] | None = None) -> bytes:
+    """LIME's per-pixel standard deviation of the superpixel weight across seeds, one panel per face, titled with
+    its class (``classes``; by default 0, 1, 2, ...)."""
+    classes = list(range(len(maps))) if classes is None else classes
     fig = new_figure(1.6 * len(maps) + 0.5, 2.0)
-    axes = fig.subplots(1, len(maps), gridspec_kw={"wspace": 0.05})
-    top = max(float(np.max(m)) for m in maps) or 1.0
-    for k, (ax, m) in enumerate(zip(axes, maps)):
-        shown = ax.imshow(m, cmap=HEAT_CMAP, vmin=0, vmax=top, interpolation="nearest")
-        ax.set_title(str(k), fontsize=8)
+    axes = fig.subplots(1, len(maps), squeeze=False, gridspec_kw={"wspace": 0.05})[0]
+    top = round_scale(max(float(np.max(m)) for m in maps))
+    for cls, ax, m in zip(classes, axes, maps):
+        shown = show_map(ax, m, HEAT_CMAP, 0.0, top)
+        ax.set_title(str(cls), fontsize=8)
         ax.set_axis_off()
     fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01)
     return png_bytes(fig)

@@ -69,19 +69,20 @@ def methods_path(cls: int) -> str:
 
 
 def figures(inputs: StageInputs, result: Q1Result) -> dict[str, bytes]:
+    """Each face's figures, named by its class (a class absent from the data has none)."""
     faces, saliency = inputs.faces, result.methods["saliency"]
-    out = {figure_path(c): saliency_figure(faces[c] / 255.0, saliency[c]) for c in range(len(saliency))}
-    for c in range(len(saliency)):
-        out[methods_path(c)] = methods_figure(faces[c] / 255.0, [result.methods[m][c] for m in GRADIENT_METHODS])
+    out = {figure_path(c): saliency_figure(faces[k] / 255.0, saliency[k]) for k, c in enumerate(inputs.targets)}
+    for k, c in enumerate(inputs.targets):
+        out[methods_path(c)] = methods_figure(faces[k] / 255.0, [result.methods[m][k] for m in GRADIENT_METHODS])
     return out
 
 
 def context(inputs: StageInputs, result: Q1Result) -> dict:
     rows, probabilities = inputs.rows, inputs.images.probabilities
-    per_class = [{"cls": c, "figure": figure_path(c), "methods_figure": methods_path(c), "row": int(rows[c]),
-                  "probability": float(probabilities[c]), "share": mass.share, "area": mass.area, "top": mass.top,
-                  "lift": mass.lift(mass.top), "method_tops": {m: result.method_tops[m][c] for m in GRADIENT_METHODS}}
-                 for c, mass in enumerate(result.masses)]
+    per_class = [{"cls": c, "figure": figure_path(c), "methods_figure": methods_path(c), "row": int(rows[k]),
+                  "probability": float(probabilities[k]), "share": mass.share, "area": mass.area, "top": mass.top,
+                  "lift": mass.lift(mass.top), "method_tops": {m: result.method_tops[m][k] for m in GRADIENT_METHODS}}
+                 for k, (c, mass) in enumerate(zip(inputs.targets.tolist(), result.masses))]
     by_region: dict[str, list[int]] = {}
     for item in per_class:
         by_region.setdefault(item["top"], []).append(item["cls"])

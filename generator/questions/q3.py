@@ -62,8 +62,8 @@ def figure_path(cls: int) -> str:
 def figures(inputs: StageInputs, result: Q3Result) -> dict[str, bytes]:
     faces, settings = inputs.faces, inputs.settings.lime
     out = {CONFUSION_FIGURE: confusion_figure(result.confusion.rates, result.confusion.counts)}
-    for c, explanation in enumerate(result.explanations):
-        gray = faces[c] / 255.0
+    for k, (c, explanation) in enumerate(zip(inputs.targets, result.explanations)):
+        gray = faces[k] / 255.0
         positive, negative = explanation.masks(settings.features)
         overlay = lime_overlay(gray, positive, negative, explanation.segments)
         out[figure_path(c)] = lime_figure(gray, explanation.weight_map(), overlay)
@@ -79,19 +79,19 @@ def context(inputs: StageInputs, result: Q3Result) -> dict:
     best = max(present, key=lambda c: (accuracy[c], -c)) if present else None
     worst = min(present, key=lambda c: (accuracy[c], c)) if present else None
     per_class = []
-    for c, explanation in enumerate(result.explanations):
+    for k, (c, explanation) in enumerate(zip(inputs.targets.tolist(), result.explanations)):
         positive, negative = explanation.masks(settings.features)
         per_class.append({
-            "cls": c, "figure": figure_path(c), "row": int(rows[c]), "segments": int(explanation.segments.max() + 1),
+            "cls": c, "figure": figure_path(c), "row": int(rows[k]), "segments": int(explanation.segments.max() + 1),
             "score": explanation.score, "local_pred": explanation.local_pred, "probability": explanation.probability,
             "positive_share": float(positive.mean()), "negative_share": float(negative.mean()),
-            "region": result.positive_regions[c], "accuracy": float(accuracy[c]),
+            "region": result.positive_regions[k], "accuracy": float(accuracy[c]),
             "confused_with": _most_confused_with(confusion, c),
         })
     return {
         "figure": CONFUSION_FIGURE, "per_class": per_class, "settings": settings, "accuracy": confusion.accuracy,
         "per_class_accuracy": [float(a) for a in accuracy], "totals": [int(t) for t in totals],
-        "best": best, "worst": worst,
+        "best": best, "worst": worst, "empty_rows": [c for c in range(len(totals)) if not totals[c]],
         "confusions": [{"true": t, "predicted": p, "count": n, "rate": r} for t, p, n, r in confusion.largest_confusions(3)],
         "total": int(confusion.counts.sum()),
         "segment_pixels": int(round(np.mean([e.segments.size / (e.segments.max() + 1) for e in result.explanations]))),

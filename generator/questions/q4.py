@@ -63,18 +63,18 @@ def figure_path(cls: int) -> str:
 
 
 def figures(inputs: StageInputs, result: Q4Result) -> dict[str, bytes]:
-    return {figure_path(c): occlusion_figure(inputs.faces[c] / 255.0, r.heatmap, r.lowest_image, r.lowest)
-            for c, r in enumerate(result.occlusions)}
+    return {figure_path(c): occlusion_figure(inputs.faces[k] / 255.0, r.heatmap, r.lowest_image, r.lowest)
+            for k, (c, r) in enumerate(zip(inputs.targets, result.occlusions))}
 
 
 def context(inputs: StageInputs, result: Q4Result) -> dict:
     rows, settings = inputs.rows, inputs.settings.occlusion
     per_class = []
-    for c, r in enumerate(result.occlusions):
+    for k, (c, r) in enumerate(zip(inputs.targets.tolist(), result.occlusions)):
         per_class.append({
-            "cls": c, "figure": figure_path(c), "row": int(rows[c]), "baseline": r.baseline,
+            "cls": c, "figure": figure_path(c), "row": int(rows[k]), "baseline": r.baseline,
             "lowest_probability": float(r.heatmap.min()), "highest_probability": float(r.heatmap.max()),
-            "lowest": r.lowest, "lowest_part": result.lowest_parts[c],
+            "lowest": r.lowest, "lowest_part": result.lowest_parts[k],
             "kept": float(r.heatmap.min()) / r.baseline if r.baseline > 0 else 1.0,
             "fragile": float((r.heatmap < 0.5 * r.baseline).mean()),
         })

@@ -134,7 +134,7 @@ def analyse(inputs: StageInputs) -> TrustResult:
 def figures(inputs: StageInputs, result: TrustResult) -> dict[str, bytes]:
     out = {sanity_path(m): sanity_figure(r.layers, r.spearman, r.ssim, PASS_BELOW) for m, r in result.sanity.items()}
     out[FIGURES["curves"]] = curves_figure({NAMES[m]: result.curves[m] for m in METHODS}, result.curves["random"])
-    out[FIGURES["lime_std"]] = std_figure([s.pixel_std for s in result.stability])
+    out[FIGURES["lime_std"]] = std_figure([s.pixel_std for s in result.stability], inputs.targets.tolist())
     return out
 
 
@@ -164,7 +164,8 @@ def context(inputs: StageInputs, result: TrustResult) -> dict:
             row["agreement"] = _mean(g["agreement"])
         rows.append(row)
     by = {r["key"]: r for r in rows}
-    stab = [{"cls": k, "jaccard": s.jaccard, "spearman": s.spearman} for k, s in enumerate(result.stability)]
+    stab = [{"cls": c, "jaccard": s.jaccard, "spearman": s.spearman}
+            for c, s in zip(inputs.targets.tolist(), result.stability)]
     return {
         "rows": rows, "by_method": by, "random_deletion": random_del, "random_insertion": random_ins,
         "pass_below": PASS_BELOW, "figures": FIGURES, "stability": stab,
