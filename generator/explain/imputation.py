@@ -27,20 +27,17 @@ DIRECT, DIAGONAL = 1 / 6, 1 / 12  # ROAD's neighbour weights: they sum to 1 insi
 NOISE_STD = 0.01
 TOLERANCE = 1e-5    # largest residual of an image's equations at which CG stops
 MAX_ITERATIONS = 1000  # a 48x48 system converges in ~150; a bound, so a bug cannot spin forever
-CHUNK = 2048        # images per CG batch: ~10 vectors of CHUNK x 48 x 48 float64 stay under 200 MB
+CHUNK = 2048        # images per CG batch: ~10 vectors of CHUNK x 48 x 48 float32, under 100 MB
 
-_KERNEL = torch.tensor([[DIAGONAL, DIRECT, DIAGONAL], [DIRECT, 0.0, DIRECT], [DIAGONAL, DIRECT, DIAGONAL]],
-                       dtype=torch.float64)[None, None]
 
 
 def _neighbour_sum(x: torch.Tensor) -> torch.Tensor:
-    """Weighted sum of each pixel's in-image neighbours of (B, H, W); outside the image counts as absent."""
-    return F.conv2d(x[:, None], _KERNEL, padding=1)[:, 0]
-
-
-def _weight_totals(shape: tuple[int, int]) -> torch.Tensor:
-    """Each pixel's total neighbour weight: 1 inside, 2/3 on an edge, 5/12 in a corner."""
-    return _neighbour_sum(torch.ones(1, *shape, dtype=torch.float64))[0]
+    """Weighted sum of each pixel's in-image neighbours of (B, H, W); outside the image counts as absent. Shifted
+    slices: on CPU three times faster than a one-channel conv2d."""
+    p = F.pad(x, (1, 1, 1, 1))
+    direct = p[:, :-2, 1:-1] + p[:, 2:, 1:-1] + p[:, 1:-1, :-2] + p[:, 1:-1, 2:]
+    diagonal = p[:, :-2, :-2] + p[:, :-2, 2:] + p[:, 2:, :-2] + p[:, 2:, 2:]
+    return direct * DIRECT + diagonal * DIAGONAL
 
 
 def solve(images: np.ndarray, removed: np.ndarray) -> np.ndarray:
@@ -48,48 +45,46 @@ def solve(images: np.ndarray, removed: np.ndarray) -> np.ndarray:
     their values. Images with every pixel removed are returned unchanged (the caller fills them)."""
     out = np.array(images, dtype=np.float64)
     todo = np.flatnonzero(removed.any(axis=(1, 2)) & ~removed.all(axis=(1, 2)))
-    totals = _weight_totals(images.shape[1:])
     for start in range(0, len(todo), CHUNK):
         index = todo[start:start + CHUNK]
-        x = torch.from_numpy(out[index])
-        mask = torch.from_numpy(removed[index]).to(torch.float64)
-        solved = _conjugate_gradients(x * (1 - mask), mask, totals)
-        out[index] = solved.numpy()
+        mask = torch.from_numpy(removed[index]).to(torch.float32)
+        known = torch.from_numpy(out[index]).to(torch.float32) * (1 - mask)
+        solved = _conjugate_gradients(known, mask).double().numpy()
+        out[index] = np.where(removed[index], solved, out[index])
     return out
 
 
-def _conjugate_gradients(known: torch.Tensor, mask: torch.Tensor, totals: torch.Tensor) -> torch.Tensor:
-    """Solves, for the removed pixels (mask 1), totals * x - neighbour_sum(x over removed) = neighbour_sum(known),
-    in every image of the batch at once. Images whose residual is below TOLERANCE leave the active set."""
-    def apply(p):
-        return mask * (totals * p - _neighbour_sum(p))
-
-    b = mask * _neighbour_sum(known)
+def _conjugate_gradients(known: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Solves, for the removed pixels (mask 1) of every image of the batch at once,
+    totals * x - neighbour_sum(x over removed pixels) = neighbour_sum(known pixels).
+    An image stops when its largest residual is below TOLERANCE: its step is then zero, and once an eighth of the
+    batch has stopped, the stopped images leave it, so the rest iterate on fewer images."""
+    totals = _neighbour_sum(torch.ones_like(known[:1]))  # 1 inside, 2/3 on an edge, 5/12 in a corner
     kept = 1 - mask
+    b = mask * _neighbour_sum(known)
     # the first guess: the mean of the kept pixels (fewer iterations than the neighbours' sum or a blurred fill)
     x = mask * ((known * kept).sum(dim=(1, 2)) / kept.sum(dim=(1, 2)))[:, None, None]
-    r = b - apply(x)
-    p = r.clone()
-    rr = (r * r).sum(dim=(1, 2))
-    active = torch.arange(len(known))
+    r = b - mask * (totals * x - _neighbour_sum(x))
+    p, rr = r.clone(), (r * r).sum(dim=(1, 2))
+    solution = x.clone()
+    index = torch.arange(len(known))
     for _ in range(MAX_ITERATIONS):
-        still = r.abs().amax(dim=(1, 2)) > TOLERANCE
-        if not bool(still.any()):
-            break
-        if not bool(still.all()):  # converged images leave the batch: the rest iterate on fewer images
-            active, r, p, rr, mask_a = active[still], r[still], p[still], rr[still], mask[active[still]]
-        else:
-            mask_a = mask[active]
-        ap = mask_a * (totals * p - _neighbour_sum(p))
-        alpha = rr / (p * ap).sum(dim=(1, 2))
-        x[active] += alpha[:, None, None] * p
-        r = r - alpha[:, None, None] * ap
+        done = r.abs().amax(dim=(1, 2)) <= TOLERANCE
+        if int(done.sum()) * 8 >= len(done):
+            solution[index[done]] = x[done]
+            keep = ~done
+            if not bool(keep.any()):
+                return solution
+            index, x, r, p, rr, mask, done = index[keep], x[keep], r[keep], p[keep], rr[keep], mask[keep], done[keep]
+        ap = mask * (totals * p - _neighbour_sum(p))
+        alpha = torch.where(done, 0.0, rr / (p * ap).sum(dim=(1, 2)).clamp_min(1e-30))[:, None, None]
+        x += alpha * p
+        r -= alpha * ap
         rr_next = (r * r).sum(dim=(1, 2))
-        p = r + (rr_next / rr)[:, None, None] * p
+        beta = torch.where(done, 0.0, rr_next / rr.clamp_min(1e-30))[:, None, None]
+        p = r + beta * p
         rr = rr_next
-    else:
-        raise RuntimeError(f"imputation: conjugate gradients did not reach {TOLERANCE} in {MAX_ITERATIONS} steps")
-    return known + mask * x
+    raise RuntimeError(f"imputation: conjugate gradients did not reach {TOLERANCE} in {MAX_ITERATIONS} steps")
 
 
 def impute(images: np.ndarray, removed: np.ndarray, gray: np.ndarray, noise: np.ndarray) -> np.ndarray:
