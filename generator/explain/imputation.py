@@ -8,14 +8,16 @@ face's mean gray instead leaves a flat patch whose shape tells the model which p
 from the neighbours hides it. Small Gaussian noise on the imputed pixels then hides the fill's own smoothness.
 
 Each system is solved by conjugate gradients over its removed pixels only, compiled with numba, one image per
-thread: the matrix (each removed pixel's total in-image neighbour weight on the diagonal, minus the weights between
-removed neighbours) is symmetric, and positive definite whenever a pixel is kept, because every removed region then
-touches a kept pixel on the connected 8-neighbour grid. An image with every pixel removed has no boundary values: it
-takes ``gray``. CG stops for an image when the largest residual of its equations is below ``TOLERANCE``; the
-imputed pixels are then within about 2e-4 of the exact solution (tests/test_imputation.py checks against scipy's
-sparse LU, which ROAD uses), fifty times below ``NOISE_STD``. Measured against a batched torch CG (with and without
-a multigrid preconditioner), the compiled loop was about 7 times faster: it touches removed pixels only, and each
-image stops as soon as it has converged.
+thread, preconditioned by SSOR (symmetric successive over-relaxation, w = 1.5, in raster order): about 3 times fewer
+iterations than plain CG (10 instead of 32 on average on synthetic faces). The matrix (each removed pixel's total
+in-image neighbour weight on the diagonal, minus the weights between removed neighbours) is symmetric, and positive
+definite whenever a pixel is kept, because every removed region then touches a kept pixel on the connected
+8-neighbour grid. An image with every pixel removed has no boundary values: it takes ``gray``.
+CG stops for an image when the largest residual of its equations is below ``TOLERANCE``. Measured on synthetic faces
+with large holes, the imputed pixels are then within 1e-3 of the exact solution (a quarter of one of 255 gray
+levels, ten times below ``NOISE_STD``); tests/test_imputation.py checks against scipy's sparse LU, which ROAD uses.
+A batched CG in torch over whole 48x48 grids (with or without a multigrid preconditioner) took about 4 times the
+CPU time of this compiled loop, which touches removed pixels only and stops each image as soon as it converges.
 """
 from __future__ import annotations
 
@@ -24,14 +26,58 @@ from numba import njit, prange
 
 DIRECT, DIAGONAL = 1 / 6, 1 / 12  # ROAD's neighbour weights: they sum to 1 inside the image
 # On [0, 1] pixels: 2.5 gray levels of 255. Above 8-bit quantisation (1/255), well below the detail a linear fill
-# misses on a face (the residual of the fill of one pixel from its neighbours has a std of ~0.03 on FER faces).
-# ROAD uses 0.01 on its own input scale.
+# misses on a face: one pixel minus its neighbours' weighted mean has a std of 0.06 (median |.| 0.025) on 70 of the
+# demo's synthetic faces. ROAD uses 0.01 on its own (normalised) input scale.
 NOISE_STD = 0.01
 TOLERANCE = 1e-5       # largest residual of an image's equations at which CG stops
-MAX_ITERATIONS = 2000  # a 48x48 system converges in under 200; a bound, so a bug cannot spin forever
+MAX_ITERATIONS = 2000  # a 48x48 system converges in under 50; a bound, so a bug cannot spin forever
 
 _OFFSETS = np.array([(-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)], dtype=np.int64)
 _WEIGHTS = np.array([DIRECT] * 4 + [DIAGONAL] * 4)
+
+
+SSOR_OMEGA = 1.5  # between 1 (symmetric Gauss-Seidel) and 2; not tuned further
+
+
+@njit(cache=True, nogil=True)
+def _ssor(r, z, total, neighbour, weights, count):
+    """z = M^-1 r for the SSOR preconditioner M = (D + wL) D^-1 (D + wU) / (w (2 - w)), unknowns in raster order:
+    offsets 0, 2, 4, 5 point to earlier unknowns (L), 1, 3, 6, 7 to later ones (U); off-diagonals are -weight."""
+    omega = SSOR_OMEGA
+    direct, diagonal = omega * weights[0], omega * weights[4]
+    for i in range(count):  # forward: (D + wL) y = r, then v = D y (kept in z)
+        s = r[i]
+        j = neighbour[i, 0]
+        if j >= 0:
+            s += direct * z[j] / total[j]
+        j = neighbour[i, 2]
+        if j >= 0:
+            s += direct * z[j] / total[j]
+        j = neighbour[i, 4]
+        if j >= 0:
+            s += diagonal * z[j] / total[j]
+        j = neighbour[i, 5]
+        if j >= 0:
+            s += diagonal * z[j] / total[j]
+        z[i] = s
+    scale = omega * (2 - omega)
+    for i in range(count - 1, -1, -1):  # backward: (D + wU) z = v
+        s = z[i]
+        j = neighbour[i, 1]
+        if j >= 0:
+            s += direct * z[j]
+        j = neighbour[i, 3]
+        if j >= 0:
+            s += direct * z[j]
+        j = neighbour[i, 6]
+        if j >= 0:
+            s += diagonal * z[j]
+        j = neighbour[i, 7]
+        if j >= 0:
+            s += diagonal * z[j]
+        z[i] = s / total[i]
+    for i in range(count):
+        z[i] *= scale
 
 
 @njit(cache=True, nogil=True)
@@ -80,9 +126,11 @@ def _solve_one(image, removed, out, offsets, weights, tolerance, max_iterations)
                 s -= weights[c] * solution[neighbour[i, c]]
         r[i] -= s
         largest = max(largest, abs(r[i]))
-    p = r.copy()
+    z = np.empty(count)
+    _ssor(r, z, total, neighbour, weights, count)
+    p = z.copy()
     ap = np.empty(count)
-    rr = np.dot(r, r)
+    rz = np.dot(r, z)
     iterations = 0
     while largest > tolerance:
         if iterations == max_iterations:
@@ -95,17 +143,18 @@ def _solve_one(image, removed, out, offsets, weights, tolerance, max_iterations)
                     s -= weights[c] * p[neighbour[i, c]]
             ap[i] = s
             pap += p[i] * s
-        alpha = rr / pap
-        rr_next, largest = 0.0, 0.0
+        alpha = rz / pap
+        largest = 0.0
         for i in range(count):
             solution[i] += alpha * p[i]
             r[i] -= alpha * ap[i]
-            rr_next += r[i] * r[i]
             largest = max(largest, abs(r[i]))
-        beta = rr_next / rr
+        _ssor(r, z, total, neighbour, weights, count)
+        rz_next = np.dot(r, z)
+        beta = rz_next / rz
         for i in range(count):
-            p[i] = r[i] + beta * p[i]
-        rr = rr_next
+            p[i] = z[i] + beta * p[i]
+        rz = rz_next
         iterations += 1
     for y in range(height):
         for x in range(width):

@@ -172,7 +172,7 @@ def context(inputs: StageInputs, result: TrustResult) -> dict:
     stab = [{"cls": k, "jaccard": s.jaccard, "spearman": s.spearman} for k, s in enumerate(result.stability)]
     return {
         "rows": rows, "by_method": by, "random_deletion": random_del, "random_insertion": random_ins,
-        "pass_below": PASS_BELOW, "figures": FIGURES, "stability": stab,
+        "pass_below": PASS_BELOW, "figures": FIGURES, "stability": stab, "road_noise": faith.NOISE_STD,
         "stability_mean": {"jaccard": float(np.mean([s["jaccard"] for s in stab])),
                            "spearman": float(np.mean([s["spearman"] for s in stab]))},
         "ground_truth": result.ground_truth is not None,
