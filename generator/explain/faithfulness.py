@@ -84,9 +84,8 @@ def _mean_fill(face: np.ndarray, order: np.ndarray, per_step: int) -> np.ndarray
 
 
 def _road_fill(faces: np.ndarray, orders: np.ndarray, pairs: list, per_step: int, seed: int) -> np.ndarray:
-    """The "road" images of several (face, order) pairs, (pairs, 2, steps + 1, H, W), imputed in one call so the
-    conjugate gradients run on all of them together. Deletion removes the pixels taken; insertion those not yet
-    restored."""
+    """The "road" images of several (face, order) pairs, (pairs, 2, steps + 1, H, W), imputed in one call (numba
+    spreads the images over the threads). Deletion removes the pixels taken; insertion those not yet restored."""
     removed, noise = [], []
     for n, m in pairs:
         taken = taken_masks(orders[n, m], per_step, faces.shape[1:])
@@ -150,6 +149,6 @@ def curves(model: nn.Module, face: np.ndarray, target: int, order: np.ndarray, p
 def random_curves(model: nn.Module, face: np.ndarray, target: int, seed: int, orders: int = 5,
                   per_step: int = 48, imputation: str = "mean") -> Curves:
     """The mean curves of ``orders`` random pixel orders: the reference every map is compared with."""
-    deletion, insertion = curves_many(model, face[None], np.array([target]), random_orders(seed, orders, face.size)[None],
-                                      per_step, imputation, seed)
+    orders = random_orders(seed, orders, face.size)[None]
+    deletion, insertion = curves_many(model, face[None], np.array([target]), orders, per_step, imputation, seed)
     return Curves(deletion[0].mean(axis=0), insertion[0].mean(axis=0))
