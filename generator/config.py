@@ -115,6 +115,7 @@ class TrustSettings:
     random_orders: int = _at_least(1, 5)  # random pixel orders averaged into the deletion/insertion reference
     pixels_per_step: int = _at_least(1, 48)  # deletion/insertion: pixels removed or restored per step
     sanity_occlusion_stride: int = _at_least(1, 6)  # occlusion is re-run after every randomisation step: coarser
+    imputation: str = _choice("road", "mean", default="road")  # what deletion/insertion put in a removed pixel
 
 
 @dataclass(frozen=True)

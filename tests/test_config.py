@@ -13,6 +13,7 @@ def _write(tmp_path, body: str):
 def test_empty_table_gives_every_default(tmp_path):
     settings = load_settings(_write(tmp_path, "[tool.generator]\n"))
     assert settings.model == Settings().model and settings.images.indices == [] and settings.seed == 0
+    assert settings.trust.imputation == "road"
     assert settings.root == tmp_path.resolve()
     assert load_settings(_write(tmp_path, "")).data.csv == ""  # no table at all is fine too
 
@@ -56,6 +57,8 @@ indices = [1, 2, 3, 4, 5, 6, 7]
     ("[tool.generator.model]\ninput_size = [64]", "input_size = [64]: expected an integer from 8"),
     ("[tool.generator.model]\ninput_size = 64.0", "input_size = 64.0: expected an integer from 8"),
     ("[tool.generator.model]\nresize = 'crop'", "resize = 'crop': expected one of bilinear, center-crop, pad"),
+    ("[tool.generator.trust]\nimputation = 'blur'", "[tool.generator].trust: imputation = 'blur': expected one "
+                                                    "of road, mean"),
     ("[tool.generator.model]\nresize = 'center-crop'\ninput_size = [44, 49]",
      "[tool.generator].model: resize = 'center-crop' with input_size = [44, 49]: expected a size of at most 48"),
     ("[tool.generator.model]\nresize = 'pad'\ninput_size = [47, 64]",

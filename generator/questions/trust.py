@@ -98,10 +98,15 @@ def analyse(inputs: StageInputs) -> TrustResult:
     maps = dict(gradient_maps)
     maps["lime"] = np.stack([r.weight_map() for r in lime_results])
     maps["occlusion"] = np.stack([occlusion_importance(r.heatmap, r.baseline) for r in occlusion_results])
-    curves = {m: [faith.curves(fast, f / 255.0, int(c), faith.pixel_order(maps[m][k], settings.seed), t.pixels_per_step)
-                  for k, (f, c) in enumerate(zip(faces, targets))] for m in METHODS}
-    curves["random"] = [faith.random_curves(fast, f / 255.0, int(c), settings.seed + k, t.random_orders,
-                                            t.pixels_per_step) for k, (f, c) in enumerate(zip(faces, targets))]
+    orders = np.stack([np.concatenate([[faith.pixel_order(maps[m][k], settings.seed) for m in METHODS],
+                                       faith.random_orders(settings.seed + k, t.random_orders)])
+                       for k in range(len(faces))])  # (faces, methods + random orders, pixels)
+    deletion, insertion = faith.curves_many(fast, faces / 255.0, targets, orders, t.pixels_per_step, t.imputation,
+                                            settings.seed)
+    curves = {m: [faith.Curves(deletion[k, j], insertion[k, j]) for k in range(len(faces))]
+              for j, m in enumerate(METHODS)}
+    curves["random"] = [faith.Curves(deletion[k, len(METHODS):].mean(axis=0), insertion[k, len(METHODS):].mean(axis=0))
+                        for k in range(len(faces))]
 
     stabilities = []
     for k, (face, target, first) in enumerate(zip(faces, targets, lime_results)):
@@ -168,7 +173,7 @@ def context(inputs: StageInputs, result: TrustResult) -> dict:
             for c, s in zip(inputs.targets.tolist(), result.stability)]
     return {
         "rows": rows, "by_method": by, "random_deletion": random_del, "random_insertion": random_ins,
-        "pass_below": PASS_BELOW, "figures": FIGURES, "stability": stab,
+        "pass_below": PASS_BELOW, "figures": FIGURES, "stability": stab, "road_noise": faith.NOISE_STD,
         "stability_mean": {"jaccard": float(np.mean([s["jaccard"] for s in stab])),
                            "spearman": float(np.mean([s["spearman"] for s in stab]))},
         "ground_truth": result.ground_truth is not None,
