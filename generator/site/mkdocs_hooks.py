@@ -147,7 +147,10 @@ def on_pre_build(config, **_):
     if not _preview["serving"] or getattr(i18n, "building", False):  # once per rebuild, not per language
         return
     renderer = _live_preview(config)
-    said = renderer.refresh() if renderer is not None else None
+    if renderer is None:
+        return
+    renderer.keep_theme_compiled(config.theme)
+    said = renderer.refresh()
     if said is not None:
         level, line = said
         _preview_log.log(logging.WARNING if level == "warning" else logging.INFO, line)
