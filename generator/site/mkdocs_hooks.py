@@ -9,9 +9,11 @@ build again on the same config. Left alone, the plugin writes both languages' pr
 root, and adds its CSS and JavaScript to the config once more per build. The hooks below give each language its own
 print page (``print_page.html``, ``en/print_page.html``) with a translated title.
 
-This file must not import the ``generator`` package: the Pages workflow installs only requirements-docs.txt.
+This file must not import the ``generator`` package at import time: the Pages workflow installs only
+requirements-docs.txt. The live preview at the end imports it under ``mkdocs serve`` only, and does nothing without it.
 """
 import copy
+import logging
 import re
 import shutil
 from pathlib import Path
@@ -144,3 +146,41 @@ def on_post_build(config, **_):
     for name in ("sitemap.xml", "sitemap.xml.gz"):
         if (site / name).is_file() and (site / "en").is_dir():
             shutil.copyfile(site / name, site / "en" / name)
+
+
+# Live preview under `mkdocs serve`: an edit under templates/ (watched through mkdocs.yml `watch:`) re-renders
+# site_src through the generator's quick path before mkdocs reads it (generator/site/preview.py). `mkdocs build`
+# and a machine without the generator (the Pages workflow) skip it.
+_preview = {"serving": False, "renderer": None}
+_preview_log = logging.getLogger("mkdocs.hooks.preview")
+
+
+def on_startup(command, **_):
+    _preview["serving"] = command == "serve"
+
+
+def _live_preview(config):
+    """The LivePreview of this server, made on first use; None when the generator cannot be imported."""
+    if _preview["renderer"] is None:
+        try:
+            from generator.site.preview import LivePreview
+        except ImportError:
+            _preview["serving"] = False
+            return None
+        _preview["renderer"] = LivePreview(Path(config.config_file_path).parent, Path(config.docs_dir))
+    return _preview["renderer"]
+
+
+@event_priority(100)  # before any plugin reads docs_dir
+def on_pre_build(config, **_):
+    i18n = config.plugins.get("i18n")
+    if not _preview["serving"] or getattr(i18n, "building", False):  # once per rebuild, not per language
+        return
+    renderer = _live_preview(config)
+    if renderer is None:
+        return
+    renderer.keep_theme_compiled(config.theme)
+    said = renderer.refresh()
+    if said is not None:
+        level, line = said
+        _preview_log.log(logging.WARNING if level == "warning" else logging.INFO, line)

@@ -15,10 +15,35 @@ PAGES = ("index", "q1", "q2", "q3", "q4", "trust", "reproducibility")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 
+class CompiledTemplates(jinja2.BytecodeCache):
+    """Compiled templates kept in memory for the life of the process. Jinja names each entry by the template's
+    file and checks the SHA-1 of its source, so an edited template is compiled afresh and an unchanged one is not;
+    entries are kept apart per set of Jinja extensions, which change the compiled code. Compiling, not rendering,
+    was most of a page render's time: the live preview (generator/site/preview.py) renders many times."""
+
+    def __init__(self):
+        self.compiled: dict = {}
+
+    @staticmethod
+    def _key(bucket) -> tuple:
+        return tuple(sorted(bucket.environment.extensions)), bucket.key
+
+    def load_bytecode(self, bucket) -> None:
+        if self._key(bucket) in self.compiled:
+            bucket.bytecode_from_string(self.compiled[self._key(bucket)])  # left empty if the checksum differs
+
+    def dump_bytecode(self, bucket) -> None:
+        self.compiled[self._key(bucket)] = bucket.bytecode_to_string()
+
+
+COMPILED = CompiledTemplates()
+
+
 def environment(template_dir: Path) -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir)), undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False, autoescape=False,
+        bytecode_cache=COMPILED,
     )
 
 
