@@ -130,3 +130,15 @@ def kaggle_csv(tmp_path):
 def course_csv(tmp_path):
     rows = [f'{k % 7},"{pixel_string(k)}"' for k in range(21)]
     return write_rows(tmp_path / "train.csv", "label,feature", rows)
+
+
+def mkdocs_config_in(folder: Path) -> Path:
+    """The project's mkdocs.yml, written into ``folder`` for a site built there: the hooks file by its absolute path,
+    and the `watch` paths (which mkdocs checks exist, and only `mkdocs serve` uses) pointing into the project."""
+    config = (ROOT / "mkdocs.yml").read_text().replace(
+        "generator/site/mkdocs_hooks.py", str(ROOT / "generator/site/mkdocs_hooks.py"))
+    config = config.replace("\n  - templates\n", f"\n  - {ROOT / 'templates'}\n").replace(
+        "\n  - pyproject.toml\n", f"\n  - {ROOT / 'pyproject.toml'}\n")
+    path = folder / "mkdocs.yml"
+    path.write_text(config)
+    return path

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from conftest import QUICK, ROOT, quick_tables, run_cli, write_project
+from conftest import QUICK, mkdocs_config_in, quick_tables, run_cli, write_project
 from generator.data import synth
 from generator.data.fer2013 import write_csv
 
@@ -69,9 +69,7 @@ def test_a_csv_without_fear_builds_and_every_page_marks_the_class_absent(tmp_pat
             assert [int(line.split(".")[0][4:]) for line in sections] == PRESENT, (language, page)
 
     # mkdocs renders the admonitions and finds every figure the pages name
-    config = (ROOT / "mkdocs.yml").read_text().replace(
-        "generator/site/mkdocs_hooks.py", str(ROOT / "generator/site/mkdocs_hooks.py"))
-    (tmp_path / "mkdocs.yml").write_text(config)
+    mkdocs_config_in(tmp_path)
     run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", str(tmp_path / "mkdocs.yml"),
                           "-d", str(tmp_path / "site")], capture_output=True, text=True,
                          env=dict(os.environ, NO_MKDOCS_2_WARNING="1"))

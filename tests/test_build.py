@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import QUICK, ROOT, snapshot
+from conftest import QUICK, ROOT, mkdocs_config_in, snapshot
 from generator.build import build
 from generator.cli import main
 from generator.config import load_settings
@@ -108,9 +108,7 @@ def test_demo_build_then_mkdocs_strict_gives_both_languages(tmp_path):
     """The newcomer's path: no model, no data. Then mkdocs builds every page in both languages."""
     (tmp_path / "pyproject.toml").write_text("[tool.generator]\n")
     assert main(["build", "--config", str(tmp_path / "pyproject.toml"), *QUICK]) == 0
-    config = (ROOT / "mkdocs.yml").read_text().replace(
-        "generator/site/mkdocs_hooks.py", str(ROOT / "generator/site/mkdocs_hooks.py"))
-    (tmp_path / "mkdocs.yml").write_text(config)
+    mkdocs_config_in(tmp_path)
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
     run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", str(tmp_path / "mkdocs.yml"),
                           "-d", str(tmp_path / "site")], capture_output=True, text=True, env=env)
