@@ -115,6 +115,9 @@ class TrustSettings:
     random_orders: int = _at_least(1, 5)  # random pixel orders averaged into the deletion/insertion reference
     pixels_per_step: int = _at_least(1, 48)  # deletion/insertion: pixels removed or restored per step
     sanity_occlusion_stride: int = _at_least(1, 6)  # occlusion is re-run after every randomisation step: coarser
+    # Correctly classified validation faces per class in the evaluation set: more narrows every interval, and costs
+    # the gradient methods, the randomisation check and deletion/insertion of each face (README: Trust settings)
+    faces_per_class: int = _at_least(1, 10)
 
 
 @dataclass(frozen=True)

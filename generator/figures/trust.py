@@ -31,15 +31,15 @@ def sanity_figure(layers: list[str], spearman: np.ndarray, ssim: np.ndarray, pas
     return png_bytes(fig)
 
 
-def curves_figure(curves: dict, reference: list) -> bytes:
-    """Deletion (left) and insertion (right): mean P(class) over the faces per method, random map dashed."""
+def curves_figure(curves: dict, reference: dict) -> bytes:
+    """Deletion (left) and insertion (right): each method's mean P(class) over its faces (name -> {"deletion":
+    (steps + 1,), "insertion": ...}), the random map's dashed."""
     fig = new_figure(8.0, 3.2)
     axes = fig.subplots(1, 2, gridspec_kw={"wspace": 0.25})
     for ax, kind in zip(axes, ("deletion", "insertion")):
-        for (name, runs), colour in zip(curves.items(), COLOURS):
-            mean = np.mean([getattr(r, kind) for r in runs], axis=0)
-            ax.plot(np.linspace(0, 1, len(mean)), mean, color=colour, label=name, linewidth=1.4)
-        mean = np.mean([getattr(r, kind) for r in reference], axis=0)
+        for (name, mean), colour in zip(curves.items(), COLOURS):
+            ax.plot(np.linspace(0, 1, len(mean[kind])), mean[kind], color=colour, label=name, linewidth=1.4)
+        mean = reference[kind]
         ax.plot(np.linspace(0, 1, len(mean)), mean, color="black", linestyle="--", label="random", linewidth=1.2)
         ax.set_title("−" if kind == "deletion" else "+", fontsize=11)
         ax.set_ylim(0, 1.02)
