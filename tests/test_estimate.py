@@ -91,9 +91,9 @@ def test_the_cut_that_saves_most_is_offered():
     # Default settings, forward passes alone: the trust page's 9 extra LIME runs per face dominate.
     cut, seconds = best_cut(defaults, model, FORWARD_ONLY, ALL, ALL, 7, data_faces=840)
     assert cut == "trust.lime_seeds=3"
-    # predictions, q3, 2 extra seeds, the curves: 5 methods and 5 random orders on 70 evaluation faces, LIME and 5
-    # random orders on the 7 report faces
-    hand = 840 + 7 * 1001 + 7 * 2 * 1001 + ((5 + 5) * 70 + (1 + 5) * 7) * 2 * 49
+    # predictions, q3, 2 extra seeds, the curves: 5 methods and 2 random orders on 70 evaluation faces, LIME and 2
+    # random orders on the 7 report faces, 2304 / 144 + 1 = 17 faces per curve
+    hand = 840 + 7 * 1001 + 7 * 2 * 1001 + ((5 + 2) * 70 + (1 + 2) * 7) * 2 * 17
     assert seconds == pytest.approx(hand * 0.001)
     # With 2 seeds already, occlusion at every pixel is the largest cost left when box positions are what is slow.
     positions_slow = Rates(forward=0.0001, gradient=0, ascent=0, occlusion_runs=0, occlusion_positions=0.001, panels=0)
@@ -108,7 +108,7 @@ def test_a_cut_counts_the_cached_stages_it_would_recompute():
     model = tiny_model()
     assert best_cut(settings, model, FORWARD_ONLY, ["trust"], ALL, 7) is None
     cut, seconds = best_cut(settings, model, FORWARD_ONLY, ["q3", "trust"], ALL, 7)
-    curves = ((5 + 5) * 7 + (1 + 5) * 7) * 2 * 49  # one evaluation face per class, and the 7 report faces
+    curves = ((5 + 2) * 7 + (1 + 2) * 7) * 2 * 17  # one evaluation face per class, and the 7 report faces
     assert cut == "lime.num_samples=500" and seconds == pytest.approx((2 * 7 * 501 + curves) * 0.001)
 
 
