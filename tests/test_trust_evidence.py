@@ -88,7 +88,7 @@ def test_the_random_reference_is_computed_on_the_same_faces_in_the_same_order():
     truth = {"saliency": np.stack([model.weight.numpy() * (f / 255.0 - f.mean() / 255.0) for f in faces])}
     settings = Settings()
     both = trust._faithfulness(model, faces, targets, truth, ("saliency",), settings)
-    assert both["saliency"]["deletion"].shape == both["random"]["deletion"].shape == (12, 49)
+    assert both["saliency"]["deletion"].shape == both["random"]["deletion"].shape == (12, 2304 // settings.trust.pixels_per_step + 1)
     # every row starts from its own face (deletion's first point is the face itself), for the method and the random map
     assert np.allclose(both["random"]["deletion"][:, 0], both["saliency"]["deletion"][:, 0])
     assert np.ptp(both["random"]["deletion"][:, 0]) > 0.3  # and the faces do differ
@@ -175,3 +175,11 @@ def test_the_badges_of_the_question_pages_follow_the_verdicts(language, beats, u
     smoothgrad = template.render(trust=context, key="smoothgrad")
     assert smoothgrad.count(unclear) == 2 and undecided in smoothgrad
     assert beats not in smoothgrad
+
+
+def test_too_few_faces_give_no_verdict_however_clear_the_values():
+    """One face has no interval (evidence.interval returns the value as both ends): no verdict from it."""
+    assert scoring.against([0.1], [0.5], False, seed=0)["verdict"] == UNCLEAR
+    assert scoring.sanity([0.05], [3], 0.5, seed=0)["verdict"] == UNCLEAR
+    many = scoring.against(np.linspace(0.1, 0.2, 8), np.linspace(0.5, 0.6, 8), False, seed=0)
+    assert many["verdict"] == BETTER and many["difference"]["n"] == 8

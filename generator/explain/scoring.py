@@ -9,7 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from generator.data.fer2013 import NUM_CLASSES
-from generator.explain.evidence import Estimate, below, interval, paired_difference, verdict
+from generator.explain.evidence import UNCLEAR, Estimate, below, interval, paired_difference, verdict
+
+# Fewer faces than this give no verdict: the bootstrap's resamples of 1 to 4 values take too few distinct means to
+# bound anything (one face has no interval at all: evidence.interval gives the value itself as both ends).
+MIN_FACES = 5
 
 
 def summary(values, targets, seed: int) -> dict:
@@ -24,14 +28,16 @@ def summary(values, targets, seed: int) -> dict:
 
 def against(values, reference, higher_is_better: bool, seed: int) -> dict:
     """A method against a reference (the random map) on the same faces, in the same order: the mean difference
-    face by face with its interval, and BETTER, WORSE or UNCLEAR (evidence.verdict)."""
+    face by face with its interval, and BETTER, WORSE or UNCLEAR (evidence.verdict; UNCLEAR below MIN_FACES)."""
     difference = paired_difference(values, reference, seed)
-    return {"difference": difference.as_dict(), "verdict": verdict(difference, higher_is_better)}
+    kind = verdict(difference, higher_is_better) if difference.n >= MIN_FACES else UNCLEAR
+    return {"difference": difference.as_dict(), "verdict": kind}
 
 
 def sanity(final_rho, targets, threshold: float, seed: int) -> dict:
     """The randomisation check's rho with every layer random, per face: its summary and the verdict, BETTER (the
     whole interval below ``threshold``: passes), WORSE (above: fails) or UNCLEAR."""
     scores = summary(final_rho, targets, seed)
-    scores["verdict"] = below(Estimate(**scores["all"]), threshold)
+    overall = Estimate(**scores["all"])
+    scores["verdict"] = below(overall, threshold) if overall.n >= MIN_FACES else UNCLEAR
     return scores
