@@ -17,6 +17,7 @@ import torch
 from generator.config import Settings, as_table
 from generator.data.fer2013 import NUM_CLASSES
 from generator.estimate import announce
+from generator.evaluation import evaluation_set
 from generator.explain.regions import template_parts
 from generator.imageset import pick_images, predict
 from generator.inputs import DataInputs, load_data
@@ -64,12 +65,14 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
         probabilities = store.run("predictions", key, lambda: predict(fast, data.dataset.images))
         images = pick_images(probabilities, data.dataset.labels, data.validation, data.rows,
                              settings.images.min_confidence, settings.images.indices)
+        evaluation = evaluation_set(probabilities, data, settings.trust.faces_per_class, settings.seed)
     # --only: the last full build's context, checked now (same faces) rather than after minutes of analysis
     earlier = previous_context(store, site_dir, only, images.rows) if only else None
     faces = data.dataset.images[images.positions]
     masks = data.dataset.parts[images.positions] if data.dataset.parts is not None else None
     parts = masks if masks is not None else np.stack([template_parts()] * len(faces))
-    inputs = StageInputs(settings, loaded.model, fast, data, images, faces, masks, parts, probabilities, progress)
+    inputs = StageInputs(settings, loaded.model, fast, data, images, faces, masks, parts, probabilities, progress,
+                         evaluation=evaluation)
     chosen = dict(key, rows=images.rows, targets=images.targets, validation=data.validation)
     if predicted:
         estimate = _estimate(settings, loaded, fast, pending_stages(settings, store, chosen, only), run, 0, timer)

@@ -112,10 +112,17 @@ class AttributionSettings:
 @dataclass(frozen=True)
 class TrustSettings:
     lime_seeds: int = _at_least(2, 10)  # LIME runs per face for the stability scores
-    random_orders: int = _at_least(1, 5)  # random pixel orders averaged into the deletion/insertion reference
-    pixels_per_step: int = _at_least(1, 48)  # deletion/insertion: pixels removed or restored per step
+    # The deletion/insertion reference: random pixel orders averaged per face. Two suffice now that the reference is
+    # compared face by face over the evaluation set, whose interval carries the rest of its noise.
+    random_orders: int = _at_least(1, 2)
+    # Deletion/insertion: pixels removed or restored per step. 144 gives 16 steps: the curves of every evaluation
+    # face cost 17 forward passes each rather than 49 (on 21 demo faces, saliency's AUCs moved by 0.01 on average)
+    pixels_per_step: int = _at_least(1, 144)
     sanity_occlusion_stride: int = _at_least(1, 6)  # occlusion is re-run after every randomisation step: coarser
     imputation: str = _choice("road", "mean", default="road")  # what deletion/insertion put in a removed pixel
+    # Correctly classified validation faces per class in the evaluation set: more narrows every interval, and costs
+    # the gradient methods, the randomisation check and deletion/insertion of each face (README: Trust settings)
+    faces_per_class: int = _at_least(1, 10)
 
 
 @dataclass(frozen=True)

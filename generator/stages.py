@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from generator.config import Settings, as_table
+from generator.evaluation import EvaluationSet
 from generator.imageset import ImageSet
 from generator.inputs import DataInputs
 from generator.progress import Progress
@@ -47,6 +48,8 @@ class StageInputs:
     probabilities: np.ndarray  # (N, 7) class probabilities of every loaded face
     progress: Progress = field(default_factory=Progress)
     results: dict = field(default_factory=dict)  # stage key -> result of the stages run before
+    # The trust page's evaluation set: many correctly classified validation faces per class (generator/evaluation.py)
+    evaluation: EvaluationSet | None = None
 
     @property
     def targets(self) -> np.ndarray:

@@ -43,10 +43,13 @@ def test_each_stage_counts_its_passes_by_hand():
     assert costs["q3"] == Cost(forward=202, panels=7)
     # q4: stride 3 on 48 pixels: 16 x 16 positions per face
     assert costs["q4"] == Cost(occlusion_runs=2, occlusion_positions=512, panels=6)
-    # trust: the trained model + 4 randomised layers = 5 times (q1's 28 gradient passes, 2 occlusion runs of 4 x 4
-    # positions at stride 12); curves: (6 methods + 1 random order) x 2 faces x 2 curves x (2304 / 288 + 1 = 9)
-    # = 252 faces; stability: 2 faces x 1 more seed x 101 = 202; panels: 5 sanity + 2 curves + 2 maps
-    assert costs["trust"] == Cost(forward=454, gradient=140, occlusion_runs=10, occlusion_positions=160, panels=9)
+    # trust, on 2 x 10 evaluation faces and the 2 report faces, the tiny CNN's 4 weight layers: q1's 14 gradient
+    # passes and an occlusion run of 4 x 4 positions (stride 12) per face on the trained and the fully random model
+    # (2 x 20), and after each layer on the report faces (4 x 2), plus occlusion on the trained model there (2);
+    # curves: ((5 methods + 1 random order) x 20 faces + (LIME + 1 random order) x 2 faces) x 2 curves x
+    # (2304 / 288 + 1 = 9) = 2232 faces; stability: 2 faces x 1 more seed x 101 = 202; panels: 5 sanity + 2 + 2
+    assert costs["trust"] == Cost(forward=2232 + 202, gradient=14 * 48, occlusion_runs=50, occlusion_positions=800,
+                                  panels=9)
 
 
 def test_a_setting_changes_only_its_own_count():
@@ -88,7 +91,9 @@ def test_the_cut_that_saves_most_is_offered():
     # Default settings, forward passes alone: the trust page's 9 extra LIME runs per face dominate.
     cut, seconds = best_cut(defaults, model, FORWARD_ONLY, ALL, ALL, 7, data_faces=840)
     assert cut == "trust.lime_seeds=3"
-    hand = 840 + 7 * 1001 + 7 * 2 * 1001 + (6 + 5) * 7 * 2 * 49  # predictions, q3, 2 extra seeds, the curves
+    # predictions, q3, 2 extra seeds, the curves: 5 methods and 2 random orders on 70 evaluation faces, LIME and 2
+    # random orders on the 7 report faces, 2304 / 144 + 1 = 17 faces per curve
+    hand = 840 + 7 * 1001 + 7 * 2 * 1001 + ((5 + 2) * 70 + (1 + 2) * 7) * 2 * 17
     assert seconds == pytest.approx(hand * 0.001)
     # With 2 seeds already, occlusion at every pixel is the largest cost left when box positions are what is slow.
     positions_slow = Rates(forward=0.0001, gradient=0, ascent=0, occlusion_runs=0, occlusion_positions=0.001, panels=0)
@@ -98,11 +103,13 @@ def test_the_cut_that_saves_most_is_offered():
 
 def test_a_cut_counts_the_cached_stages_it_would_recompute():
     """lime.num_samples is read by q3 and the trust page. With q3 cached, halving it saves trust's LIME runs but
-    recomputes q3's: no saving, no offer. With both to compute, it saves a third."""
-    model, settings = tiny_model(), with_setting(Settings(), "trust", "lime_seeds", 2)
+    recomputes q3's: no saving, no offer. With both to compute, it saves more than a quarter."""
+    settings = with_setting(with_setting(Settings(), "trust", "lime_seeds", 2), "trust", "faces_per_class", 1)
+    model = tiny_model()
     assert best_cut(settings, model, FORWARD_ONLY, ["trust"], ALL, 7) is None
     cut, seconds = best_cut(settings, model, FORWARD_ONLY, ["q3", "trust"], ALL, 7)
-    assert cut == "lime.num_samples=500" and seconds == pytest.approx((2 * 7 * 501 + 11 * 7 * 2 * 49) * 0.001)
+    curves = ((5 + 2) * 7 + (1 + 2) * 7) * 2 * 17  # one evaluation face per class, and the 7 report faces
+    assert cut == "lime.num_samples=500" and seconds == pytest.approx((2 * 7 * 501 + curves) * 0.001)
 
 
 def test_no_cut_is_offered_when_none_saves_enough():

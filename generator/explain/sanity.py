@@ -54,17 +54,19 @@ def similarity(reference: np.ndarray, other: np.ndarray) -> tuple[float, float]:
 
 
 def cascading_randomisation(model: nn.Module, methods: dict[str, Callable], images: torch.Tensor,
-                            targets: torch.Tensor, seed: int) -> dict[str, SanityResult]:
-    """For every method f(model, images, targets) -> maps, the similarity curves as layers are randomised."""
+                            targets: torch.Tensor, seed: int,
+                            reference: dict | None = None) -> dict[str, SanityResult]:
+    """For every method f(model, images, targets) -> maps, the similarity curves as layers are randomised.
+    ``reference``: the methods' maps on the trained model where the caller has them already (method -> maps)."""
     randomised = copy.deepcopy(model)
     layers = weight_layers(randomised)
-    reference = {name: f(model, images, targets) for name, f in methods.items()}
+    reference = reference or {}
+    reference = {name: reference[name] if name in reference else f(model, images, targets)
+                 for name, f in methods.items()}
     scores = {name: [[1.0] * len(maps)] for name, maps in reference.items()}  # a map equals itself
     ssims = {name: [[1.0] * len(maps)] for name, maps in reference.items()}
     for step, (_, layer) in enumerate(layers):
-        with torch.random.fork_rng():  # reset_parameters draws from the global generator: keep it seeded, local
-            torch.manual_seed(seed * 1000 + step)
-            layer.reset_parameters()
+        _randomise(layer, seed, step)
         for name, f in methods.items():
             maps = f(randomised, images, targets)
             pairs = [similarity(r, m) for r, m in zip(reference[name], maps)]
@@ -72,3 +74,23 @@ def cascading_randomisation(model: nn.Module, methods: dict[str, Callable], imag
             ssims[name].append([p[1] for p in pairs])
     names = [name for name, _ in layers]
     return {name: SanityResult(names, np.array(scores[name]), np.array(ssims[name])) for name in methods}
+
+
+def _randomise(layer, seed: int, step: int) -> None:
+    with torch.random.fork_rng():  # reset_parameters draws from the global generator: keep it seeded, local
+        torch.manual_seed(seed * 1000 + step)
+        layer.reset_parameters()
+
+
+def fully_randomised(model: nn.Module, seed: int) -> nn.Module:
+    """A copy of ``model`` with every weight layer re-initialised: the last model of the cascade with ``seed``."""
+    randomised = copy.deepcopy(model)
+    for step, (_, layer) in enumerate(weight_layers(randomised)):
+        _randomise(layer, seed, step)
+    return randomised
+
+
+def final_similarity(reference: np.ndarray, randomised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per face, (Spearman rho, SSIM) of the map on the trained model and on the fully randomised one."""
+    pairs = [similarity(r, m) for r, m in zip(reference, randomised)]
+    return np.array([p[0] for p in pairs], dtype=np.float64), np.array([p[1] for p in pairs], dtype=np.float64)

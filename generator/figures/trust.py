@@ -33,15 +33,16 @@ def sanity_figure(layers: list[str], spearman: np.ndarray, ssim: np.ndarray, pas
     return png_bytes(fig)
 
 
-def curves_figure(curves: dict, reference: list) -> bytes:
-    """Deletion (left) and insertion (right): mean P(class) over the faces per method, random map dashed."""
+def curves_figure(curves: dict, reference: dict) -> bytes:
+    """Deletion (left) and insertion (right): each method's mean P(class) over its faces (name -> {"deletion":
+    (steps + 1,), "insertion": ...}), the random map's dashed."""
     fig = new_figure(8.0, 3.2)
     axes = fig.subplots(1, 2, gridspec_kw={"wspace": 0.25})
     for ax, kind in zip(axes, ("deletion", "insertion")):
-        for (name, runs), colour in zip(curves.items(), COLOURS):
-            mean = snap(np.mean(np.asarray([getattr(r, kind) for r in runs], np.float64), axis=0))
-            ax.plot(np.linspace(0, 1, len(mean)), mean, color=colour, label=name, linewidth=1.4)
-        mean = snap(np.mean(np.asarray([getattr(r, kind) for r in reference], np.float64), axis=0))
+        for (name, mean), colour in zip(curves.items(), COLOURS):
+            ax.plot(np.linspace(0, 1, len(mean[kind])), snap(np.asarray(mean[kind], np.float64)), color=colour,
+                    label=name, linewidth=1.4)
+        mean = snap(np.asarray(reference[kind], np.float64))
         ax.plot(np.linspace(0, 1, len(mean)), mean, color="black", linestyle="--", label="random", linewidth=1.2)
         ax.set_title("−" if kind == "deletion" else "+", fontsize=11)
         ax.set_ylim(0, 1.02)

@@ -1,5 +1,13 @@
 """The trust page: how far each explanation can be trusted, measured, for every method of the report. A stage (see
-generator/stages.py) that reads the results of questions 1, 3 and 4."""
+generator/stages.py) that reads the results of question 3 (LIME).
+
+Every number is a mean over faces with its 95% interval and n (issue 12). The methods that fit the cost run on the
+evaluation set (generator/evaluation.py: many correctly classified validation faces per class): question 1's four
+gradient methods and occlusion, on a coarser grid. LIME costs a second or more per face, so its deletion, insertion
+and stability stay on the seven report faces, and the page gives its n. Verdicts come from paired comparisons on the
+same faces (generator/explain/scoring.py). The intervals are computed here, in the cached analysis, so a rebuild from
+the cache does not bootstrap again.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,17 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from generator.config import OcclusionSettings, Settings
-from generator.data import synth
+from generator.config import Settings
 from generator.data.fer2013 import as_model_input
 from generator.estimate import Cost
 from generator.explain import faithfulness as faith
-from generator.explain import groundtruth as gt
+from generator.explain import scoring
+from generator.explain.evidence import BETTER, UNCLEAR, WORSE
+from generator.explain import trust_measures as measure
 from generator.explain.lime_explain import explain
 from generator.explain.methods import GRADIENT_METHODS, METHOD_NAMES as NAMES
-from generator.explain.occlusion import occlusion
-from generator.explain.saliency import normalise
-from generator.explain.sanity import PASS_BELOW, SanityResult, cascading_randomisation, weight_layers
+from generator.explain.sanity import (PASS_BELOW, cascading_randomisation, final_similarity, fully_randomised,
+                                      weight_layers)
 from generator.explain.stability import stability
 from generator.figures.trust import curves_figure, sanity_figure, std_figure
 from generator.questions import q1, q3, q4
@@ -26,161 +34,196 @@ from generator.stages import StageInputs
 TITLE = ""
 READS = ("trust", "attribution", "lime", "occlusion")  # its own, and those of the results it scores
 METHODS = tuple(NAMES)
+EVALUATED = (*GRADIENT_METHODS, "occlusion")  # on the evaluation set
+ON_REPORT_FACES = ("lime",)                  # on the seven report faces only (see the module docstring)
 FIGURES = {"curves": "figures/trust/deletion_insertion.png", "lime_std": "figures/trust/lime_std.png"}
+CURVE_KEYS = ("deletion", "insertion")
+HIGHER_IS_BETTER = {"deletion": False, "insertion": True}
+VERDICTS = (BETTER, WORSE, UNCLEAR)
 
 
 def sanity_path(method: str) -> str:
     return f"figures/trust/sanity_{method}.png"
 
 
-def occlusion_importance(heatmap: np.ndarray, baseline: float, size: int = 48) -> np.ndarray:
-    """How much the box at each position lowers P(class), on the 48x48 grid (nearest for a coarse stride)."""
-    drop = np.clip(baseline - heatmap, 0, None)
-    count = heatmap.shape[0]
-    stride = -(-size // count)  # the box centres are 0, stride, 2 * stride, ...
-    index = np.minimum((np.arange(size) + stride // 2) // stride, count - 1)  # each pixel's nearest centre
-    return drop[np.ix_(index, index)]
-
-
-def occlusion_method(settings: OcclusionSettings, stride: int):
-    """Occlusion as f(model, images, targets) -> maps, for the randomisation check (a coarser stride)."""
-    def method(model, images, targets):
-        maps = []
-        for face, target in zip(images[:, 0].numpy(), targets.tolist()):
-            r = occlusion(model, face, target, box=settings.box, stride=stride, fill=settings.fill)
-            maps.append(occlusion_importance(r.heatmap, r.baseline))
-        return normalise(np.stack(maps))
-    return method
-
-
 def cost(settings: Settings, faces: int, model: torch.nn.Module) -> Cost:
-    """The randomisation check runs question 1's gradient methods and a coarse occlusion on the trained model and
-    after each weight layer's randomisation; deletion and insertion run every method's pixel order and the random
-    ones, a face per step; the stability scores add ``lime_seeds - 1`` LIME runs per face. (The part check on
-    synthetic faces, 5 faces each, is left out.) Figures: one sanity panel per checked method, 2 curve panels and
-    one standard-deviation map per face."""
-    t = settings.trust
-    checks = Cost(gradient=faces * q1.gradient_passes(settings.attribution), occlusion_runs=faces,
-                  occlusion_positions=faces * q4.positions(t.sanity_occlusion_stride))
-    randomised = len(weight_layers(model)) + 1  # the trained model, then one more layer randomised each time
+    """On the evaluation set (at most ``faces * faces_per_class`` faces): question 1's gradient passes and a coarse
+    occlusion, on the trained model and on the fully randomised one; the deletion and insertion steps of each
+    evaluated method and of the random orders. On the ``faces`` report faces: the randomisation cascade after each
+    weight layer (question 1's maps of the trained model are reused; occlusion is run on it too), LIME's curves and
+    random orders, and ``lime_seeds - 1`` more LIME runs per face. (The part check on synthetic faces, 5 renders per
+    face, and the bootstrap are left out.) Figures: one sanity panel per checked method, 2 curve panels and one
+    spread map per report face."""
+    t, passes = settings.trust, q1.gradient_passes(settings.attribution)
+    evaluated = faces * t.faces_per_class
+    per_face = Cost(gradient=passes, occlusion_runs=1, occlusion_positions=q4.positions(t.sanity_occlusion_stride))
+    occlusion_only = Cost(occlusion_runs=1, occlusion_positions=q4.positions(t.sanity_occlusion_stride))
+    layers = len(weight_layers(model))
+    maps = per_face.scaled(2 * evaluated + layers * faces) + occlusion_only.scaled(faces)
     steps = -(-48 * 48 // t.pixels_per_step) + 1  # faces per curve: the start, then one per step
-    curves = (len(METHODS) + t.random_orders) * faces * 2 * steps  # deletion and insertion
-    stability = faces * (t.lime_seeds - 1) * q3.lime_passes(settings.lime)
-    sanity_panels = len(GRADIENT_METHODS) + 1  # the gradient methods and occlusion
-    return checks.scaled(randomised) + Cost(forward=curves + stability, panels=sanity_panels + 2 + faces)
+    curves = ((len(EVALUATED) + t.random_orders) * evaluated + (len(ON_REPORT_FACES) + t.random_orders) * faces) \
+        * len(CURVE_KEYS) * steps
+    lime_runs = faces * (t.lime_seeds - 1) * q3.lime_passes(settings.lime)
+    return maps + Cost(forward=curves + lime_runs, panels=len(EVALUATED) + 2 + faces)
 
 
 @dataclass(frozen=True)
 class TrustResult:
-    sanity: dict          # method -> SanityResult (LIME is not re-run per layer: see the page)
-    curves: dict          # method -> list of Curves per face; "random" -> the reference
-    stability: list       # per face: Stability of LIME over seeds
-    ground_truth: dict | None  # method -> {"rma": [...], "chance": [...], "hits": [...], "agreement": [...]}
-    part_drops: list | None    # per expressive face: PartDrops
+    sanity: dict        # method -> SanityResult of the cascade on the report faces (LIME is not re-run per layer)
+    mean_curves: dict   # method or "random" -> {"deletion": (steps + 1,), "insertion": ...}, mean over its faces
+    lime_std: list      # per report face: LIME's per-pixel weight spread over the seeds
+    numbers: dict       # what the page says: estimates, verdicts, counts (see ``_numbers``)
+
+
+def _faithfulness(fast, faces: np.ndarray, targets: np.ndarray, maps: dict, methods, settings: Settings) -> dict:
+    """Per face, each method's deletion and insertion curves and those of the random map (the mean of
+    ``random_orders`` orders), all on the same faces: method -> {"deletion": (n, steps + 1), ...}."""
+    t, seed = settings.trust, settings.seed
+    orders = np.concatenate([measure.method_orders(maps, methods, seed),
+                             measure.random_orders(len(faces), t.random_orders, seed)], axis=1)
+    deletion, insertion = faith.curves_many(fast, faces / 255.0, targets, orders, t.pixels_per_step, t.imputation,
+                                            seed)
+    out = {m: {"deletion": deletion[:, j], "insertion": insertion[:, j]} for j, m in enumerate(methods)}
+    k = len(methods)
+    out["random"] = {"deletion": deletion[:, k:].mean(axis=1), "insertion": insertion[:, k:].mean(axis=1)}
+    return out
 
 
 def analyse(inputs: StageInputs) -> TrustResult:
-    """The eager model serves gradients and randomised copies; the fast model every forward-only step. Progress
-    counts the faces of the LIME stability runs, the longest loop of the build."""
-    model, fast, settings, faces, targets = inputs.model, inputs.fast, inputs.settings, inputs.faces, inputs.targets
-    gradient_methods = q1.methods_for(model, settings.attribution, settings.seed)[0]
-    gradient_maps = inputs.results["q1"].methods
-    lime_results = inputs.results["q3"].explanations
-    occlusion_results = inputs.results["q4"].occlusions
-    parts, rows, progress = inputs.masks, inputs.rows, inputs.progress
-    synthetic_seed = inputs.data.synthetic_seed if inputs.data.synthetic else None
-    t = settings.trust
-    x = as_model_input(faces)
-    targets_t = torch.from_numpy(targets)
-    checked = dict(gradient_methods, occlusion=occlusion_method(settings.occlusion, t.sanity_occlusion_stride))
-    sanity = cascading_randomisation(model, checked, x, targets_t, settings.seed)
+    """The eager model serves gradients and randomised copies; the fast model every forward-only step."""
+    model, fast, settings, progress = inputs.model, inputs.fast, inputs.settings, inputs.progress
+    evaluation, t, seed = inputs.evaluation, settings.trust, settings.seed
+    checked = {name: measure.chunked(f)
+               for name, f in q1.methods_for(model, settings.attribution, seed)[0].items()}
+    checked["occlusion"] = measure.occlusion_method(settings.occlusion, t.sanity_occlusion_stride)
+    x, y = as_model_input(evaluation.faces), torch.from_numpy(evaluation.targets)
+    maps = {}
+    for k, (name, method) in enumerate(checked.items()):
+        progress.count("trust: maps of the evaluation set", k, len(checked))
+        maps[name] = method(model, x, y)
+    progress.count("trust: maps of the evaluation set", len(checked), len(checked))
+    # The cascade (the figures) on the report faces, from question 1's maps; the verdict from the last model of the
+    # cascade, every layer random, on the evaluation set: the whole cascade there would cost the layers times more.
+    report_x, report_y = as_model_input(inputs.faces), torch.from_numpy(inputs.targets)
+    cascade = cascading_randomisation(model, checked, report_x, report_y, seed, reference=inputs.results["q1"].methods)
+    progress("trust: maps of the evaluation set with every layer random")
+    randomised = fully_randomised(model, seed)
+    final = {name: final_similarity(maps[name], method(randomised, x, y)) for name, method in checked.items()}
 
-    maps = dict(gradient_maps)
-    maps["lime"] = np.stack([r.weight_map() for r in lime_results])
-    maps["occlusion"] = np.stack([occlusion_importance(r.heatmap, r.baseline) for r in occlusion_results])
-    orders = np.stack([np.concatenate([[faith.pixel_order(maps[m][k], settings.seed) for m in METHODS],
-                                       faith.random_orders(settings.seed + k, t.random_orders)])
-                       for k in range(len(faces))])  # (faces, methods + random orders, pixels)
-    deletion, insertion = faith.curves_many(fast, faces / 255.0, targets, orders, t.pixels_per_step, t.imputation,
-                                            settings.seed)
-    curves = {m: [faith.Curves(deletion[k, j], insertion[k, j]) for k in range(len(faces))]
-              for j, m in enumerate(METHODS)}
-    curves["random"] = [faith.Curves(deletion[k, len(METHODS):].mean(axis=0), insertion[k, len(METHODS):].mean(axis=0))
-                        for k in range(len(faces))]
+    lime_results = inputs.results["q3"].explanations
+    report_maps = {"lime": np.stack([r.weight_map() for r in lime_results])}
+    curves = {"evaluation": _faithfulness(fast, evaluation.faces, evaluation.targets, maps, EVALUATED, settings),
+              "report": _faithfulness(fast, inputs.faces, inputs.targets, report_maps, ON_REPORT_FACES, settings)}
 
     stabilities = []
-    for k, (face, target, first) in enumerate(zip(faces, targets, lime_results)):
-        progress.count("trust: LIME stability", k, len(faces))
+    for k, (face, target, first) in enumerate(zip(inputs.faces, inputs.targets, lime_results)):
+        progress.count("trust: LIME stability", k, len(inputs.faces))
         weights = [first.weights] + [
-            explain(fast, face / 255.0, int(target), seed=settings.seed + k + 1000 * j,
+            explain(fast, face / 255.0, int(target), seed=seed + k + 1000 * j,
                     num_samples=settings.lime.num_samples, segments=settings.lime.segments,
                     compactness=settings.lime.compactness, batch_size=settings.lime.batch_size).weights
             for j in range(1, t.lime_seeds)]
         stabilities.append(stability(weights, first.segments, settings.lime.features))
-    progress.count("trust: LIME stability", len(faces), len(faces))
+    progress.count("trust: LIME stability", len(inputs.faces), len(inputs.faces))
 
-    ground_truth = drops = None
-    if parts is not None and synthetic_seed is not None:
-        expressive = [k for k, c in enumerate(targets) if synth.DECISIVE_PARTS[int(c)]]
-        drops = {k: gt.part_drops(fast, synthetic_seed, int(rows[k]), int(targets[k])) for k in expressive}
-        ground_truth = {}
-        for m in METHODS:
-            masks = {k: gt.decisive_mask(parts[k], int(targets[k])) for k in expressive}
-            ground_truth[m] = {
-                "rma": [gt.relevance_mass_accuracy(maps[m][k], masks[k]) for k in expressive],
-                "chance": [float(masks[k].mean()) for k in expressive],
-                "hits": [gt.pointing_hit(maps[m][k], masks[k]) for k in expressive],
-                "agreement": [gt.part_rank_agreement(maps[m][k], parts[k], drops[k]) for k in expressive],
-            }
-        drops = [drops[k] for k in expressive]
-    return TrustResult(sanity, curves, stabilities, ground_truth, drops)
+    truth = None
+    if inputs.data.synthetic and inputs.masks is not None:
+        synthetic_seed = inputs.data.synthetic_seed
+        truth = {**measure.ground_truth(fast, synthetic_seed, evaluation.rows, evaluation.targets,
+                                        evaluation.masks, maps),
+                 **measure.ground_truth(fast, synthetic_seed, inputs.rows, inputs.targets, inputs.masks,
+                                        report_maps)}
+    mean_curves = {m: {c: v[c].mean(axis=0) for c in CURVE_KEYS} for m, v in curves["evaluation"].items()}
+    mean_curves.update({m: {c: curves["report"][m][c].mean(axis=0) for c in CURVE_KEYS} for m in ON_REPORT_FACES})
+    numbers = _numbers(inputs, final, curves, stabilities, truth)
+    return TrustResult(cascade, mean_curves, [s.pixel_std for s in stabilities], numbers)
+
+
+def _numbers(inputs: StageInputs, final: dict, curves: dict, stabilities: list, truth: dict | None) -> dict:
+    """Every number of the page as an estimate (mean, low, high, n), overall and per class, with the verdicts."""
+    evaluation, seed = inputs.evaluation, inputs.settings.seed
+    sets = {"evaluation": evaluation.targets, "report": inputs.targets}
+    aucs = {name: {m: {c: measure.aucs(v[c]) for c in CURVE_KEYS} for m, v in faces.items()}
+            for name, faces in curves.items()}
+    methods = {}
+    for m in METHODS:
+        face_set = "report" if m in ON_REPORT_FACES else "evaluation"
+        targets, own, random = sets[face_set], aucs[face_set][m], aucs[face_set]["random"]
+        row = {"set": face_set, "n": len(targets), "sanity": None}
+        for c in CURVE_KEYS:
+            row[c] = scoring.summary(own[c], targets, seed)
+            row[f"random_{c}"] = scoring.summary(random[c], targets, seed)["all"]
+            row[f"{c}_vs_random"] = scoring.against(own[c], random[c], HIGHER_IS_BETTER[c], seed)
+        if m in final:
+            rho, ssim = final[m]
+            row["sanity"] = scoring.sanity(rho, targets, PASS_BELOW, seed)
+            row["sanity"]["ssim"] = scoring.summary(ssim, targets, seed)["all"]
+        if truth is not None:
+            row.update({key: scoring.summary(truth[m][key], targets, seed)
+                        for key in ("rma", "rma_lift", "hits", "pointing_lift", "agreement")})
+            row.update({f"{key}_vs_chance": scoring.against(truth[m][key], truth[m]["chance"], True, seed)
+                        for key in ("rma", "hits")})
+        methods[m] = row
+    random = {c: scoring.summary(aucs["evaluation"]["random"][c], evaluation.targets, seed) for c in CURVE_KEYS}
+    chance = scoring.summary(truth["saliency"]["chance"], evaluation.targets, seed) if truth else None
+    lime_stability = {key: scoring.summary([getattr(s, key) for s in stabilities], inputs.targets, seed)["all"]
+                      for key in ("jaccard", "spearman")}
+    return {"methods": methods, "random": random, "chance": chance, "stability": lime_stability,
+            "stability_faces": [{"cls": int(c), "jaccard": s.jaccard, "spearman": s.spearman}
+                                for c, s in zip(inputs.targets, stabilities)],
+            "evaluation": {"n": evaluation.n, "asked": evaluation.asked, "counts": list(evaluation.counts),
+                           "available": list(evaluation.available), "short": evaluation.short},
+            "report_faces": len(inputs.targets)}
 
 
 def figures(inputs: StageInputs, result: TrustResult) -> dict[str, bytes]:
     out = {sanity_path(m): sanity_figure(r.layers, r.spearman, r.ssim, PASS_BELOW) for m, r in result.sanity.items()}
-    out[FIGURES["curves"]] = curves_figure({NAMES[m]: result.curves[m] for m in METHODS}, result.curves["random"])
-    out[FIGURES["lime_std"]] = std_figure([s.pixel_std for s in result.stability], inputs.targets.tolist())
+    out[FIGURES["curves"]] = curves_figure({NAMES[m]: result.mean_curves[m] for m in METHODS},
+                                           result.mean_curves["random"])
+    out[FIGURES["lime_std"]] = std_figure(result.lime_std, inputs.targets.tolist())
     return out
 
 
-def _mean(values) -> float | None:
-    values = [v for v in values if v is not None]
-    return float(np.mean(values)) if values else None
-
-
 def context(inputs: StageInputs, result: TrustResult) -> dict:
-    random_del = float(np.mean([c.deletion_auc for c in result.curves["random"]]))
-    random_ins = float(np.mean([c.insertion_auc for c in result.curves["random"]]))
+    numbers = result.numbers
     rows = []
     for m in METHODS:
-        sanity: SanityResult | None = result.sanity.get(m)
-        row = {"key": m, "name": NAMES[m],
-               "sanity": None if sanity is None else {"final": sanity.final_spearman, "passed": sanity.passed,
-                                                      "ssim": float(sanity.ssim[-1].mean()),
-                                                      "figure": sanity_path(m)},
-               "deletion": float(np.mean([c.deletion_auc for c in result.curves[m]])),
-               "insertion": float(np.mean([c.insertion_auc for c in result.curves[m]]))}
-        row["faithful"] = row["deletion"] < random_del and row["insertion"] > random_ins
-        if result.ground_truth is not None:
-            g = result.ground_truth[m]
-            chance = float(np.mean(g["chance"]))
-            row["rma"], row["rma_lift"] = _mean(g["rma"]), _mean(g["rma"]) / chance if chance else None
-            row["pointing"], row["pointing_lift"] = _mean(g["hits"]), _mean(g["hits"]) / chance if chance else None
-            row["agreement"] = _mean(g["agreement"])
+        row = dict(numbers["methods"][m], key=m, name=NAMES[m])
+        if row["sanity"] is not None:
+            row["sanity"] = dict(row["sanity"], figure=sanity_path(m))
         rows.append(row)
-    by = {r["key"]: r for r in rows}
-    stab = [{"cls": c, "jaccard": s.jaccard, "spearman": s.spearman}
-            for c, s in zip(inputs.targets.tolist(), result.stability)]
     return {
-        "rows": rows, "by_method": by, "random_deletion": random_del, "random_insertion": random_ins,
-        "pass_below": PASS_BELOW, "figures": FIGURES, "stability": stab, "road_noise": faith.NOISE_STD,
-        "stability_mean": {"jaccard": float(np.mean([s["jaccard"] for s in stab])),
-                           "spearman": float(np.mean([s["spearman"] for s in stab]))},
-        "ground_truth": result.ground_truth is not None,
-        "chance": float(np.mean(result.ground_truth["saliency"]["chance"])) if result.ground_truth else None,
-        "passed": [r["name"] for r in rows if r["sanity"] and r["sanity"]["passed"]],
-        "failed": [r["name"] for r in rows if r["sanity"] and not r["sanity"]["passed"]],
-        "best_deletion": min(rows, key=lambda r: r["deletion"])["name"],
-        "best_insertion": max(rows, key=lambda r: r["insertion"])["name"],
+        "rows": rows, "by_method": {r["key"]: r for r in rows}, "random": numbers["random"],
+        "chance": numbers["chance"], "ground_truth": numbers["chance"] is not None,
+        "pass_below": PASS_BELOW, "figures": FIGURES, "evaluation": numbers["evaluation"],
+        "report_faces": numbers["report_faces"], "imputation": inputs.settings.trust.imputation,
+        "road_noise": faith.NOISE_STD,
+        "stability": numbers["stability_faces"], "stability_mean": numbers["stability"],
+        "sanity_verdicts": {kind: [r["name"] for r in rows if r["sanity"] and r["sanity"]["verdict"] == kind]
+                            for kind in VERDICTS},
+        "curve_verdicts": {c: {kind: [r["name"] for r in rows if r[f"{c}_vs_random"]["verdict"] == kind]
+                               for kind in VERDICTS} for c in CURVE_KEYS},
+        "chance_verdicts": {key: [r["name"] for r in rows if r.get(f"{key}_vs_chance", {}).get("verdict") == BETTER]
+                            for key in ("rma", "hits")},
+        "evaluated": [NAMES[m] for m in EVALUATED], "report_only": [NAMES[m] for m in ON_REPORT_FACES],
+        "occlusion_stride": inputs.settings.trust.sanity_occlusion_stride,
+        "q4_stride": inputs.settings.occlusion.stride,
+        "tables": _class_tables(rows, numbers),
     }
 
+
+def _class_tables(rows: list[dict], numbers: dict) -> dict:
+    """The per-class breakdowns beside the figures: metric -> columns {"key", "name", "values" (per class)}, for
+    the methods of the evaluation set (LIME has one report face per class: no per-class interval)."""
+    evaluated = [r for r in rows if r["set"] == "evaluation"]
+
+    def columns(metric: str) -> list[dict]:
+        return [{"key": r["key"], "name": r["name"], "values": r[metric]["per_class"]} for r in evaluated]
+
+    tables = {"sanity": [{"key": r["key"], "name": r["name"], "values": r["sanity"]["per_class"]}
+                         for r in evaluated if r["sanity"]]}
+    for c in CURVE_KEYS:
+        tables[c] = columns(c) + [{"key": "random", "name": "", "values": numbers["random"][c]["per_class"]}]
+    truth = numbers["chance"] is not None  # without ground truth the page shows no such table
+    tables.update({metric: columns(metric) if truth else [] for metric in ("rma", "hits", "agreement")})
+    return tables
