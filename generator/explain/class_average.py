@@ -94,8 +94,9 @@ class Densest:
 
     @property
     def apart(self) -> bool:
-        """True when the interval of the paired difference excludes 0: the two parts can be told apart."""
-        return self.difference.excludes(0.0)
+        """True when the interval of the paired difference excludes 0: the two parts can be told apart. One face
+        tells nothing (its "interval" is its own value), so that takes two faces at least."""
+        return self.difference.n >= 2 and self.difference.excludes(0.0)
 
     def as_dict(self) -> dict:
         return {"top": self.top, "second": self.second, "lift": self.lifts[self.top].as_dict(),
