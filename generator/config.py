@@ -107,6 +107,10 @@ class AttributionSettings:
     ig_baseline: str = _choice("black", "mean", "gray", default="black")  # mean: the face's own mean gray
     ig_steps: int = _at_least(1, 50)
     gradcam_layer: str = ""  # a Conv2d name; empty: the ReLU after the last Conv2d (rectified feature maps)
+    # Question 1's class averages: correctly classified validation faces per class, a seeded choice where a class
+    # has more. Every face costs all four methods' gradient passes (77 at the defaults): 7 per class is what fits
+    # the build's time budget on 2 CPU cores (README, "Class averages").
+    average_faces: int = _at_least(1, 7)
 
 
 @dataclass(frozen=True)

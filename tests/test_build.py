@@ -20,6 +20,7 @@ EXPECTED_FILES = sorted(
     + ["figures/q2/filters.png", "figures/q2/feature_maps.png", "figures/q2/top_filters.png"]
     + ["figures/q3/confusion_matrix.png"] + [f"figures/q3/lime_{c}.png" for c in range(7)]
     + [f"figures/q4/occlusion_{c}.png" for c in range(7)] + [f"figures/q1/methods_{c}.png" for c in range(7)]
+    + [f"figures/q1/average_{c}.png" for c in range(7)]
     + [f"figures/trust/sanity_{m}.png" for m in SANITY_CHECKED]
     + ["figures/trust/deletion_insertion.png", "figures/trust/lime_std.png"]
 )
@@ -34,7 +35,8 @@ def test_tiny_build_writes_exactly_the_pages_of_both_languages(tiny_project):
     assert result["files"] == {"written": len(EXPECTED_FILES) - 1, "unchanged": 0, "removed": 0}
     zh, en = (site / "q1.md").read_text(), (site / "q1.en.md").read_text()
     for c in range(7):
-        assert f"figures/q1/saliency_{c}.png" in zh and f"figures/q1/saliency_{c}.png" in en
+        for figure in (f"figures/q1/saliency_{c}.png", f"figures/q1/average_{c}.png"):
+            assert f"({figure})" in zh and f"({figure})" in en
     assert "合作者：林小華" in zh and "Collaborators: 林小華" in en
     assert "王小明" in (site / "index.md").read_text() and "b11901001" in (site / "index.en.md").read_text()
     assert "fixed template of rectangles" in en  # real-format data has no part masks

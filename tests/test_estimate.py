@@ -26,7 +26,7 @@ def small_settings(**changes) -> Settings:
             key, value = (part.strip() for part in line.split("="))
             settings = with_setting(settings, section, key, int(value))
     for dotted, value in {"filters.top": 3, "trust.random_orders": 1, "trust.pixels_per_step": 288,
-                          **changes}.items():
+                          "attribution.average_faces": 2, **changes}.items():
         settings = with_setting(settings, *dotted.split("."), value)
     return settings
 
@@ -35,8 +35,9 @@ def test_each_stage_counts_its_passes_by_hand():
     """Two faces; the tiny CNN: conv 1->4, conv 4->8, then two Linear layers (4 weight layers)."""
     settings, model = small_settings(), tiny_model()
     costs = {name: stage_module(name).cost(settings, 2, model) for name in ALL}
-    # q1: per face saliency 1 + SmoothGrad 4 + IG 8 + Grad-CAM 1 = 14 gradient passes; 3 + 5 panels
-    assert costs["q1"] == Cost(gradient=28, panels=16)
+    # q1: per face saliency 1 + SmoothGrad 4 + IG 8 + Grad-CAM 1 = 14 gradient passes; 3 + 5 panels. The class
+    # averages: the same 14 passes for 2 faces of each of the 7 classes; per class the mean face and 4 mean maps
+    assert costs["q1"] == Cost(gradient=(2 + 7 * 2) * 14, panels=16 + 7 * 5)
     # q2: the second conv's 8 filters x 10 steps; patterns 8 + outputs 8 + the top 3 twice
     assert costs["q2"] == Cost(ascent=80, panels=22)
     # q3: (100 samples + the face) per face; 3 panels per face and the confusion matrix
@@ -67,15 +68,15 @@ def test_the_estimate_is_counts_times_seconds_per_pass():
     seconds = stage_seconds(small_settings(), tiny_model(), RATES, ["q1", "q4"], 2, data_faces=100)
     assert list(seconds) == [PREDICTIONS, "q1 saliency and gradient methods", "q4 occlusion"]
     assert seconds[PREDICTIONS] == pytest.approx(100 * 0.001)
-    assert seconds["q1 saliency and gradient methods"] == pytest.approx(28 * 0.004 + 16 * 0.02)  # 0.432
+    assert seconds["q1 saliency and gradient methods"] == pytest.approx(224 * 0.004 + 51 * 0.02)  # 1.916
     assert seconds["q4 occlusion"] == pytest.approx(2 * 0.05 + 512 * 0.0005 + 6 * 0.02)  # 0.476
     lines = estimate_lines(seconds, RATES, None)
     assert lines[1:] == ["~    0.1 s  validation predictions and image set",
-                         "~    0.4 s  q1 saliency and gradient methods", "~    0.5 s  q4 occlusion",
-                         "about 1 s on this machine"]
+                         "~    1.9 s  q1 saliency and gradient methods", "~    0.5 s  q4 occlusion",
+                         "about 2 s on this machine"]
     assert "1 ms forward, 4 ms with its input gradient" in lines[0]
     assert estimate_lines(seconds, RATES, ("trust.lime_seeds=3", 0.2))[-1] == (
-        "about 1 s on this machine; --set trust.lime_seeds=3 brings it to about 1 s")
+        "about 2 s on this machine; --set trust.lime_seeds=3 brings it to about 1 s")
 
 
 def test_durations_read_as_people_say_them():

@@ -14,7 +14,7 @@ like ``saliency``. Definitions follow the papers and match Captum where the defi
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -31,18 +31,28 @@ def _abs_map(attribution: torch.Tensor) -> np.ndarray:
     return normalise(attribution.abs().amax(dim=1).detach().numpy().astype(np.float64))
 
 
+def _noise(shape: tuple, noise: float, seed: int) -> torch.Tensor:
+    return torch.normal(0.0, torch.full(shape, float(noise)), generator=torch.Generator().manual_seed(seed))
+
+
 def smoothgrad_raw(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, samples: int = 25,
-                   noise: float = 0.15, seed: int = 0) -> torch.Tensor:
+                   noise: float = 0.15, seed: int | Sequence[int] = 0) -> torch.Tensor:
     """The mean raw gradient over noisy copies, shape of ``images``. Noise is drawn for all copies at once, image
-    by image (copy k of image b is row b * samples + k), from a generator seeded with ``seed``."""
-    generator = torch.Generator().manual_seed(seed)
+    by image (copy k of image b is row b * samples + k), from a generator seeded with ``seed``. With one seed per
+    image, image b's copies come from its own generator: the same noise as that image explained alone with its
+    seed, whatever batch it is in (the class averages batch many faces and must match the faces one by one)."""
     expanded = images.repeat_interleave(samples, dim=0)
-    noisy = expanded + torch.normal(0.0, torch.full(expanded.shape, float(noise)), generator=generator)
+    if isinstance(seed, (int, np.integer)):
+        drawn = _noise(expanded.shape, noise, int(seed))
+    else:
+        drawn = torch.cat([_noise((samples, *images.shape[1:]), noise, int(s)) for s in seed])
+    noisy = expanded + drawn
     grads = gradients(model, noisy, targets.repeat_interleave(samples))
     return grads.view(len(images), samples, *images.shape[1:]).mean(dim=1)
 
 
-def smoothgrad(model, images, targets, samples: int = 25, noise: float = 0.15, seed: int = 0) -> np.ndarray:
+def smoothgrad(model, images, targets, samples: int = 25, noise: float = 0.15,
+               seed: int | Sequence[int] = 0) -> np.ndarray:
     return _abs_map(smoothgrad_raw(model, images, targets, samples, noise, seed))
 
 
@@ -93,8 +103,9 @@ module_named = layers.layer_named                     # so a method finds its la
 
 
 def gradient_methods(samples: int, noise: float, baseline, steps: int, layer_name: str,
-                     seed: int) -> dict[str, Callable]:
-    """Each method as f(model, images, targets) -> (B, 48, 48) maps, in the order the report shows them."""
+                     seed: int | Sequence[int]) -> dict[str, Callable]:
+    """Each method as f(model, images, targets) -> (B, 48, 48) maps, in the order the report shows them. ``seed``:
+    SmoothGrad's, one for the batch or one per image (see ``smoothgrad_raw``)."""
     return {
         "saliency": saliency,
         "smoothgrad": lambda m, x, t: smoothgrad(m, x, t, samples, noise, seed),

@@ -1,8 +1,10 @@
-"""Question 1 figures: original | saliency heatmap | overlay, for one face. No words: captions carry them."""
+"""Question 1 figures: original | saliency heatmap | overlay, for one face; the face and one map per method, for
+one face or for a class average. No words: captions carry them."""
 from __future__ import annotations
 
 import numpy as np
 
+from generator.explain.saliency import normalise
 from generator.figures.common import HEAT_CMAP, new_figure, overlay, png_bytes, show_map
 
 
@@ -17,6 +19,12 @@ def methods_figure(gray: np.ndarray, heatmaps: list[np.ndarray]) -> bytes:
         ax.set_axis_off()
     fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.01)
     return png_bytes(fig)
+
+
+def class_average_figure(mean_face: np.ndarray, mean_maps: list[np.ndarray]) -> bytes:
+    """A class's mean face, then each method's mean map scaled by its own maximum: a mean of [0, 1] maps peaks
+    below 1 where the faces disagree, and its shape, not its height, is what the figure shows."""
+    return methods_figure(mean_face, list(normalise(np.stack(mean_maps))))
 
 
 def saliency_figure(gray: np.ndarray, heatmap: np.ndarray) -> bytes:

@@ -1,4 +1,5 @@
-"""Question 1: saliency maps per class, and where their mass falls on the face. A stage (see generator/stages.py)."""
+"""Question 1: saliency maps per class, and where their mass falls on the face; each gradient method's mean map
+over many faces of each class (generator/explain/class_average.py). A stage (see generator/stages.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,13 +8,14 @@ import torch
 
 from generator.config import AttributionSettings, Settings
 from generator.data import synth
-from generator.data.fer2013 import as_model_input
+from generator.data.fer2013 import NUM_CLASSES, as_model_input
 from generator.estimate import Cost
 from generator.explain.attributions import default_gradcam_layer, gradient_methods
+from generator.explain.class_average import ClassAverage, choose, class_averages, correct_validation
 from generator.explain.filters import find_conv
 from generator.explain.methods import GRADIENT_METHODS, METHOD_NAMES
 from generator.explain.regions import REGIONS, TEMPLATE, RegionMass, region_mass
-from generator.figures.saliency import methods_figure, saliency_figure
+from generator.figures.saliency import class_average_figure, methods_figure, saliency_figure
 from generator.stages import StageInputs
 
 TITLE = "saliency and gradient methods"
@@ -27,6 +29,7 @@ class Q1Result:
     method_tops: dict         # method -> per class, the densest face part
     parts_source: str         # "masks" (synthetic ground truth) or "template" (aligned real faces)
     gradcam_layer: str
+    averages: list[ClassAverage]  # per class, every method's mean map over correctly classified validation faces
 
 
 def methods_for(model: torch.nn.Module, settings: AttributionSettings, seed: int) -> tuple[dict, str]:
@@ -46,9 +49,11 @@ def gradient_passes(settings: AttributionSettings) -> int:
 
 def cost(settings: Settings, faces: int, model: torch.nn.Module) -> Cost:
     """Per face: the four methods' gradient passes; the saliency figure's 3 panels and one per method beside the
-    face in the methods figure."""
-    return Cost(gradient=faces * gradient_passes(settings.attribution),
-                panels=faces * (3 + 1 + len(GRADIENT_METHODS)))
+    face in the methods figure. The class averages: the same passes for up to ``average_faces`` faces of each class
+    (fewer where a class has fewer correct faces: this counts the most), and a figure of 5 panels per class."""
+    averaged = NUM_CLASSES * settings.attribution.average_faces
+    return Cost(gradient=(faces + averaged) * gradient_passes(settings.attribution),
+                panels=faces * (3 + 1 + len(GRADIENT_METHODS)) + NUM_CLASSES * (1 + len(GRADIENT_METHODS)))
 
 
 def analyse(inputs: StageInputs) -> Q1Result:
@@ -57,7 +62,23 @@ def analyse(inputs: StageInputs) -> Q1Result:
     all_maps = {name: f(inputs.model, x, targets) for name, f in methods.items()}
     masses = [region_mass(m, p) for m, p in zip(all_maps["saliency"], inputs.parts)]
     tops = {name: [region_mass(m, p).top for m, p in zip(maps, inputs.parts)] for name, maps in all_maps.items()}
-    return Q1Result(all_maps, masses, tops, "masks" if inputs.masks is not None else "template", layer_name)
+    return Q1Result(all_maps, masses, tops, "masks" if inputs.masks is not None else "template", layer_name,
+                    averages(inputs, layer_name))
+
+
+def averages(inputs: StageInputs, layer_name: str) -> list[ClassAverage]:
+    """Each class's average over up to ``average_faces`` of its correctly classified validation faces."""
+    settings, seed, dataset = inputs.settings.attribution, inputs.settings.seed, inputs.data.dataset
+    correct = correct_validation(inputs.probabilities, dataset.labels, inputs.data.validation)
+    chosen = [choose(positions, settings.average_faces, seed, c) for c, positions in enumerate(correct)]
+
+    def methods(seeds):
+        return gradient_methods(settings.smoothgrad_samples, settings.smoothgrad_noise, settings.ig_baseline,
+                                settings.ig_steps, layer_name, seeds)
+
+    return class_averages(inputs.model, methods, dataset.images, inputs.data.rows, dataset.parts, chosen,
+                          [len(p) for p in correct], seed, settings.smoothgrad_samples,
+                          lambda done, total: inputs.progress.count("q1: class averages", done, total))
 
 
 def figure_path(cls: int) -> str:
@@ -68,12 +89,19 @@ def methods_path(cls: int) -> str:
     return f"figures/q1/methods_{cls}.png"
 
 
+def average_path(cls: int) -> str:
+    return f"figures/q1/average_{cls}.png"
+
+
 def figures(inputs: StageInputs, result: Q1Result) -> dict[str, bytes]:
     """Each face's figures, named by its class (a class absent from the data has none)."""
     faces, saliency = inputs.faces, result.methods["saliency"]
     out = {figure_path(c): saliency_figure(faces[k] / 255.0, saliency[k]) for k, c in enumerate(inputs.targets)}
     for k, c in enumerate(inputs.targets):
         out[methods_path(c)] = methods_figure(faces[k] / 255.0, [result.methods[m][k] for m in GRADIENT_METHODS])
+    for average in result.averages:
+        out[average_path(average.cls)] = class_average_figure(average.mean_face,
+                                                              [average.maps[m] for m in GRADIENT_METHODS])
     return out
 
 
@@ -96,4 +124,19 @@ def context(inputs: StageInputs, result: Q1Result) -> dict:
     return {"per_class": per_class, "regions": REGIONS, "top_counts": top_counts, "decisive": decisive,
             "parts_source": result.parts_source, "template": TEMPLATE,
             "method_names": {m: METHOD_NAMES[m] for m in GRADIENT_METHODS},
-            "gradcam_layer": result.gradcam_layer}
+            "gradcam_layer": result.gradcam_layer,
+            **average_context(result, inputs.settings.attribution.average_faces), "seed": inputs.settings.seed}
+
+
+def average_context(result: Q1Result, per_class: int) -> dict:
+    """The class averages for the page: each class's n and figure, and each method's densest part with its
+    interval; on synthetic faces, how often saliency's densest part is one that decides the class."""
+    averages = [{"cls": a.cls, "figure": average_path(a.cls), "n": a.n, "available": a.available,
+                 "densest": {m: a.densest[m].as_dict() for m in GRADIENT_METHODS}} for a in result.averages]
+    decisive = None
+    if result.parts_source == "masks":
+        expressive = [a for a in result.averages if synth.DECISIVE_PARTS[a.cls] and a.n]
+        decisive = {"hits": sum(a.densest["saliency"].top in synth.DECISIVE_PARTS[a.cls] for a in expressive),
+                    "total": len(expressive)}
+    return {"averages": averages, "average_faces": per_class, "average_total": sum(a["n"] for a in averages),
+            "average_decisive": decisive}

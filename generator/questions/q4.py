@@ -12,6 +12,7 @@ from generator.estimate import Cost
 from generator.explain.occlusion import OcclusionResult, box_bounds, occlusion
 from generator.explain.regions import PARTS_OF_FACE
 from generator.figures.explanations import occlusion_figure
+from generator.questions import q1
 from generator.stages import StageInputs
 
 TITLE = "occlusion"
@@ -81,5 +82,8 @@ def context(inputs: StageInputs, result: Q4Result) -> dict:
     # Widest effect: most box positions halve P. Most robust: the worst box keeps the largest share of P.
     strongest = max(per_class, key=lambda item: (item["fragile"], -item["cls"]))
     robust = max(per_class, key=lambda item: (item["kept"], -item["cls"]))
+    # Why occlusion has no class average (question 1 has them): it would repeat this stage average_faces times.
+    absent = {"per_class": inputs.settings.attribution.average_faces,
+              "gradient_passes": q1.gradient_passes(inputs.settings.attribution)}
     return {"per_class": per_class, "settings": settings, "strongest": strongest, "robust": robust,
-            "positions": int(result.occlusions[0].heatmap.size)}
+            "positions": int(result.occlusions[0].heatmap.size), "no_average": absent}
