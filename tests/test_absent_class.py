@@ -4,6 +4,7 @@ in the build's summary."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -38,7 +39,9 @@ def test_a_csv_without_fear_builds_and_every_page_marks_the_class_absent(tmp_pat
     per_class = [f"figures/images/class_{c}.png" for c in PRESENT] + [
         f"figures/{q}/{name}_{c}.png" for q, names in (("q1", ("methods", "saliency")), ("q3", ("lime",)),
                                                       ("q4", ("occlusion",))) for name in names for c in PRESENT]
-    assert figures == sorted(per_class + [
+    # question 1's class averages: one per class, the absent one too (blank, its caption says n = 0)
+    averages = [f"figures/q1/average_{c}.png" for c in range(7)]
+    assert figures == sorted(per_class + averages + [
         "figures/q2/feature_maps.png", "figures/q2/filters.png", "figures/q2/top_filters.png",
         "figures/q3/confusion_matrix.png", "figures/trust/deletion_insertion.png", "figures/trust/lime_std.png",
         *[f"figures/trust/sanity_{m}.png" for m in ("gradcam", "integrated_gradients", "occlusion", "saliency",
@@ -65,7 +68,7 @@ def test_a_csv_without_fear_builds_and_every_page_marks_the_class_absent(tmp_pat
                       "is not defined (—).",
                 "zh-TW": "- 驗證集中沒有恐懼的臉：矩陣中該列全為 0，準確率無定義（—）。"}[language] in q3
         for page in ("q1", "q3", "q4"):  # the class sections hold the six present classes, in class order
-            sections = [line for line in pages[page] if line.startswith("### ")]
+            sections = [line for line in pages[page] if re.match(r"### \d+\. ", line)]
             assert [int(line.split(".")[0][4:]) for line in sections] == PRESENT, (language, page)
 
     # mkdocs renders the admonitions and finds every figure the pages name

@@ -12,7 +12,6 @@ import pytest
 from scipy.ndimage import gaussian_filter
 
 from conftest import QUICK, quick_tables, run_cli, snapshot, write_project
-from generator.explain.faithfulness import Curves
 from generator.figures import explanations, filters, saliency, trust
 from generator.figures.common import CURVE_STEP, LEVELS, colour_indices, round_scale, snap
 
@@ -90,9 +89,10 @@ def figure_cases(rng, faces: int = 1):
                    [smooth_map(rng, (faces, 6)) for _ in range(2)],
                    lambda a: [within_grid(x, rng) for x in a], sanity_values),
         "deletion_insertion": (
-            lambda a: trust.curves_figure({m: [Curves(a[2 * k][f], a[2 * k + 1][f]) for f in range(faces)]
+            lambda a: trust.curves_figure({m: {"deletion": np.mean(a[2 * k], axis=0),
+                                               "insertion": np.mean(a[2 * k + 1], axis=0)}
                                            for k, m in enumerate("ABC")},
-                                          [Curves(a[6][f], a[7][f]) for f in range(faces)]),
+                                          {"deletion": np.mean(a[6], axis=0), "insertion": np.mean(a[7], axis=0)}),
             [np.clip(decay[None] ** rng.uniform(0.5, 3, (faces, 1)) + 0.02 * rng.standard_normal((faces, steps)),
                      0, 1) for _ in range(8)],
             lambda a: [within_grid(x, rng) for x in a], curve_means),
