@@ -73,7 +73,10 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
     parts = masks if masks is not None else np.stack([template_parts()] * len(faces))
     inputs = StageInputs(settings, loaded.model, fast, data, images, faces, masks, parts, probabilities, progress,
                          evaluation=evaluation)
-    chosen = dict(key, rows=images.rows, targets=images.targets, validation=data.validation)
+    # The evaluation set's rows too: question 1 averages over it and the trust stage scores it (it follows
+    # trust.faces_per_class, a setting question 1 does not read)
+    chosen = dict(key, rows=images.rows, targets=images.targets, validation=data.validation,
+                  evaluation=evaluation.rows)
     if predicted:
         estimate = _estimate(settings, loaded, fast, pending_stages(settings, store, chosen, only), run, 0, timer)
     files = run_stages(inputs, store, chosen, timer, only)

@@ -107,10 +107,6 @@ class AttributionSettings:
     ig_baseline: str = _choice("black", "mean", "gray", default="black")  # mean: the face's own mean gray
     ig_steps: int = _at_least(1, 50)
     gradcam_layer: str = ""  # a Conv2d name; empty: the ReLU after the last Conv2d (rectified feature maps)
-    # Question 1's class averages: correctly classified validation faces per class, a seeded choice where a class
-    # has more. Every face costs all four methods' gradient passes (77 at the defaults): 7 per class is what fits
-    # the build's time budget on 2 CPU cores (README, "Class averages").
-    average_faces: int = _at_least(1, 7)
 
 
 @dataclass(frozen=True)
@@ -124,8 +120,9 @@ class TrustSettings:
     pixels_per_step: int = _at_least(1, 144)
     sanity_occlusion_stride: int = _at_least(1, 6)  # occlusion is re-run after every randomisation step: coarser
     imputation: str = _choice("road", "mean", default="road")  # what deletion/insertion put in a removed pixel
-    # Correctly classified validation faces per class in the evaluation set: more narrows every interval, and costs
-    # the gradient methods, the randomisation check and deletion/insertion of each face (README: Trust settings)
+    # Correctly classified validation faces per class in the evaluation set, which question 1's class averages
+    # share: more narrows every interval, and costs the gradient methods (on the trained and the randomised model)
+    # and deletion/insertion of each face (README: Trust settings)
     faces_per_class: int = _at_least(1, 10)
 
 

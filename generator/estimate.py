@@ -24,7 +24,6 @@ CUTS = (
     ("lime", "num_samples", 500),               # LIME's surrogate fitted on half as many perturbed faces
     ("attribution", "ig_steps", 25),            # Integrated Gradients' integral on a coarser grid
     ("attribution", "smoothgrad_samples", 10),  # SmoothGrad's mean over fewer noisy copies
-    ("attribution", "average_faces", 3),        # question 1's class averages over 3 faces per class, not 7
     ("trust", "sanity_occlusion_stride", 12),   # occlusion on a coarser grid in the randomisation check
     ("filters", "steps", 50),                   # question 2's ascent stops halfway
 )

@@ -13,33 +13,13 @@ from generator.data.synth import PART_ID
 from generator.explain import class_average
 from generator.explain.attributions import (default_gradcam_layer, gradcam, gradient_methods, integrated_gradients,
                                             module_named, smoothgrad)
-from generator.explain.class_average import (choose, class_averages, correct_validation, densest, face_seeds,
-                                             part_lifts)
+from generator.explain.class_average import class_averages, densest, face_seeds, part_lifts
 from generator.explain.saliency import saliency
 from generator.imageset import predict
 from generator.inputs import load_data
 from generator.models.load import NormalisedModel, load_model
 
 SAMPLES, NOISE, BASELINE, STEPS = 3, 0.2, "black", 4
-
-
-def test_only_correctly_classified_validation_faces_of_each_class_enter():
-    labels = np.array([0, 0, 1, 1, 0, 2, 2, 1, 0, 6])
-    predicted = np.array([0, 1, 1, 1, 0, 2, 0, 1, 0, 6])  # positions 1 and 6 are wrong
-    probabilities = np.eye(7)[predicted] * 0.9 + 0.1 / 7
-    validation = np.array([0, 1, 2, 4, 5, 6, 9])         # positions 3, 7, 8 are training faces
-    correct = correct_validation(probabilities, labels, validation)
-    assert [c.tolist() for c in correct] == [[0, 4], [2], [5], [], [], [], [9]]
-
-
-def test_a_capped_class_is_a_seeded_choice_of_its_correct_faces():
-    positions = np.arange(100, 160)
-    first, again, other = choose(positions, 8, 3, 2), choose(positions, 8, 3, 2), choose(positions, 8, 4, 2)
-    assert len(first) == 8 and len(set(first.tolist())) == 8 and set(first) <= set(positions)
-    assert first.tolist() == sorted(first.tolist())
-    assert np.array_equal(first, again) and not np.array_equal(first, other)
-    assert not np.array_equal(first, choose(positions, 8, 3, 5))  # each class draws its own choice
-    assert choose(positions[:5], 8, 3, 2).tolist() == positions[:5].tolist()  # fewer than the cap: all of them
 
 
 @pytest.fixture
@@ -60,7 +40,8 @@ def test_class_averages_equal_a_naive_loop_over_faces_calling_each_method(wrappe
     def methods(seeds):
         return gradient_methods(SAMPLES, NOISE, BASELINE, STEPS, layer, seeds)
 
-    averages = class_averages(wrapped, methods, images, rows, parts, chosen, [9] * 7, 7, SAMPLES)
+    averages, each_face = class_averages(wrapped, methods, images, rows, parts, chosen, [9] * 7, 7, SAMPLES)
+    starts = np.cumsum([0] + [len(p) for p in chosen])  # each face's maps, class by class: what trust scores
     for c, positions in enumerate(chosen):
         result = averages[c]
         assert result.n == len(positions) and result.rows.tolist() == rows[positions].tolist()
@@ -78,6 +59,7 @@ def test_class_averages_equal_a_naive_loop_over_faces_calling_each_method(wrappe
             naive["gradcam"].append(gradcam(wrapped, x, t, module_named(wrapped, layer))[0])
         for name, maps in naive.items():
             assert np.allclose(result.maps[name], np.mean(maps, axis=0), atol=1e-6), (c, name)
+            assert np.allclose(each_face[name][starts[c]:starts[c + 1]], maps, atol=1e-6), (c, name)
         assert np.allclose(result.mean_face, images[positions].mean(axis=0) / 255.0)
 
 
@@ -127,10 +109,10 @@ def test_two_parts_are_apart_only_when_the_paired_interval_excludes_zero():
 
 
 def _project(folder):
-    """QUICK's settings, 3 faces per class averaged, and a CSV of 70 training rows and 140 PublicTest rows of
+    """QUICK's settings, 3 faces per class averaged (the evaluation set), and a CSV of 70 training rows and 140 PublicTest rows of
     synthetic faces: 20 validation faces per class, so a class the tiny model gets right is capped."""
     tables = quick_tables(QUICK)
-    tables["attribution"].append("average_faces = 3")
+    tables["trust"].append("faces_per_class = 3")
     write_project(folder, author=['student_id = "b11901001"'], **tables)
     images, labels, _ = synth.render_dataset(5, range(210))
     write_csv(folder / "faces.csv", images, labels, ["Training"] * 70 + ["PublicTest"] * 140)
@@ -140,7 +122,7 @@ def _project(folder):
 def test_the_seven_class_averages_are_on_both_q1_pages_with_the_n_they_average(tmp_path):
     project = _project(tmp_path)
     settings = load_settings(project / "pyproject.toml")
-    assert settings.attribution.average_faces == 3 and settings.attribution.ig_steps == 8
+    assert settings.trust.faces_per_class == 3 and settings.attribution.ig_steps == 8
     build(settings, ROOT / "templates")
     site = project / "site_src"
     # the expected n, independently: the model's own predictions on the validation faces, capped at 3

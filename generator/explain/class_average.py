@@ -18,30 +18,13 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
-from generator.data.fer2013 import NUM_CLASSES, as_model_input
+from generator.data.fer2013 import as_model_input
 from generator.explain.evidence import Estimate, interval, paired_difference
 from generator.explain.regions import PARTS_OF_FACE, region_mass, template_parts
 
 # Images in one backward pass: SmoothGrad's noisy copies count each, so a batch of faces stays within the memory
 # that question 1's seven faces took before (7 faces x 25 copies).
 IMAGES_PER_PASS = 200
-
-
-def correct_validation(probabilities: np.ndarray, labels: np.ndarray, validation: np.ndarray) -> list[np.ndarray]:
-    """Per class, the positions (in the dataset) of the validation faces of that class the model classifies
-    correctly, in dataset order."""
-    predicted = probabilities[validation].argmax(1)
-    correct = validation[predicted == labels[validation]]
-    return [correct[labels[correct] == c] for c in range(NUM_CLASSES)]
-
-
-def choose(positions: np.ndarray, per_class: int, seed: int, cls: int) -> np.ndarray:
-    """All of ``positions`` when they are ``per_class`` or fewer, else a seeded choice of ``per_class`` of them
-    (each class its own stream, so one class's count does not move another's choice), in dataset order."""
-    if len(positions) <= per_class:
-        return np.asarray(positions)
-    rng = np.random.default_rng([seed, cls])
-    return np.sort(rng.choice(positions, per_class, replace=False))
 
 
 def face_seeds(seed: int, rows: Iterable[int]) -> list[int]:
@@ -131,9 +114,12 @@ class ClassAverage:
 
 def class_averages(model: torch.nn.Module, methods_for: MethodsFor, images: np.ndarray, rows: np.ndarray,
                    parts: np.ndarray | None, chosen: list[np.ndarray], available: list[int], seed: int,
-                   samples: int, tick: Callable[[int, int], None] = lambda done, total: None) -> list[ClassAverage]:
-    """The class average of every class: ``chosen[c]`` holds the dataset positions of class c's faces (see
-    ``choose``), ``parts`` the part maps of every dataset face, or None (real faces: ``template`` parts)."""
+                   samples: int, tick: Callable[[int, int], None] = lambda done, total: None
+                   ) -> tuple[list[ClassAverage], dict[str, np.ndarray]]:
+    """The class average of every class, and every method's map of each face averaged (method -> (N, 48, 48), in
+    the order of ``chosen``, class by class: the trust stage scores the same maps). ``chosen[c]`` holds the dataset
+    positions of class c's faces (the evaluation set's: generator/evaluation.py), ``parts`` the part maps of every dataset face, or None (real
+    faces: ``template`` parts)."""
     everyone = np.concatenate(chosen).astype(np.int64)
     targets = np.concatenate([np.full(len(p), c) for c, p in enumerate(chosen)])
     maps = face_maps(model, methods_for, images[everyone], targets, face_seeds(seed, rows[everyone]), samples,
@@ -148,4 +134,4 @@ def class_averages(model: torch.nn.Module, methods_for: MethodsFor, images: np.n
         averages = {name: (m[mine].mean(axis=0) if len(positions) else np.zeros((48, 48))) for name, m in maps.items()}
         tops = {name: densest(part_lifts(m[mine], face_parts[mine]), seed) for name, m in maps.items()}
         out.append(ClassAverage(c, rows[positions], available[c], mean_face, averages, tops))
-    return out
+    return out, maps

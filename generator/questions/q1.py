@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from generator.config import AttributionSettings, Settings
@@ -11,7 +12,7 @@ from generator.data import synth
 from generator.data.fer2013 import NUM_CLASSES, as_model_input
 from generator.estimate import Cost
 from generator.explain.attributions import default_gradcam_layer, gradient_methods
-from generator.explain.class_average import ClassAverage, choose, class_averages, correct_validation
+from generator.explain.class_average import ClassAverage, class_averages
 from generator.explain.filters import find_conv
 from generator.explain.methods import GRADIENT_METHODS, METHOD_NAMES
 from generator.explain.regions import REGIONS, TEMPLATE, RegionMass, region_mass
@@ -30,6 +31,7 @@ class Q1Result:
     parts_source: str         # "masks" (synthetic ground truth) or "template" (aligned real faces)
     gradcam_layer: str
     averages: list[ClassAverage]  # per class, every method's mean map over correctly classified validation faces
+    evaluation_maps: dict         # method -> (n, 48, 48): each evaluation-set face's map, in the set's order
 
 
 def methods_for(model: torch.nn.Module, settings: AttributionSettings, seed: int) -> tuple[dict, str]:
@@ -49,9 +51,10 @@ def gradient_passes(settings: AttributionSettings) -> int:
 
 def cost(settings: Settings, faces: int, model: torch.nn.Module) -> Cost:
     """Per face: the four methods' gradient passes; the saliency figure's 3 panels and one per method beside the
-    face in the methods figure. The class averages: the same passes for up to ``average_faces`` faces of each class
-    (fewer where a class has fewer correct faces: this counts the most), and a figure of 5 panels per class."""
-    averaged = NUM_CLASSES * settings.attribution.average_faces
+    face in the methods figure. The class averages: the same passes for the evaluation set, up to
+    ``trust.faces_per_class`` faces of each class (fewer where a class has fewer correct faces: this counts the
+    most), and a figure of 5 panels per class."""
+    averaged = faces * settings.trust.faces_per_class  # the evaluation set: the classes of the report faces
     return Cost(gradient=(faces + averaged) * gradient_passes(settings.attribution),
                 panels=faces * (3 + 1 + len(GRADIENT_METHODS)) + NUM_CLASSES * (1 + len(GRADIENT_METHODS)))
 
@@ -62,22 +65,30 @@ def analyse(inputs: StageInputs) -> Q1Result:
     all_maps = {name: f(inputs.model, x, targets) for name, f in methods.items()}
     masses = [region_mass(m, p) for m, p in zip(all_maps["saliency"], inputs.parts)]
     tops = {name: [region_mass(m, p).top for m, p in zip(maps, inputs.parts)] for name, maps in all_maps.items()}
+    class_averages_, evaluation_maps = averages(inputs, layer_name)
     return Q1Result(all_maps, masses, tops, "masks" if inputs.masks is not None else "template", layer_name,
-                    averages(inputs, layer_name))
+                    class_averages_, evaluation_maps)
 
 
-def averages(inputs: StageInputs, layer_name: str) -> list[ClassAverage]:
-    """Each class's average over up to ``average_faces`` of its correctly classified validation faces."""
-    settings, seed, dataset = inputs.settings.attribution, inputs.settings.seed, inputs.data.dataset
-    correct = correct_validation(inputs.probabilities, dataset.labels, inputs.data.validation)
-    chosen = [choose(positions, settings.average_faces, seed, c) for c, positions in enumerate(correct)]
-
+def seeded_methods(settings: AttributionSettings, layer_name: str):
+    """The four gradient methods for a batch of faces, given SmoothGrad's seed of each face
+    (class_average.face_seeds): a face's map is then the same in any batch, on any model."""
     def methods(seeds):
         return gradient_methods(settings.smoothgrad_samples, settings.smoothgrad_noise, settings.ig_baseline,
                                 settings.ig_steps, layer_name, seeds)
+    return methods
 
-    return class_averages(inputs.model, methods, dataset.images, inputs.data.rows, dataset.parts, chosen,
-                          [len(p) for p in correct], seed, settings.smoothgrad_samples,
+
+def averages(inputs: StageInputs, layer_name: str) -> tuple[list[ClassAverage], dict]:
+    """Each class's average over its faces of the evaluation set (generator/evaluation.py: up to
+    ``trust.faces_per_class`` correctly classified validation faces per class), and each face's maps, which the
+    trust stage scores rather than computing them twice."""
+    settings, seed, dataset, evaluation = inputs.settings.attribution, inputs.settings.seed, inputs.data.dataset, \
+        inputs.evaluation
+    chosen = [evaluation.positions[evaluation.targets == c] for c in range(NUM_CLASSES)]
+    assert np.array_equal(np.concatenate(chosen), evaluation.positions), "the evaluation set goes class by class"
+    return class_averages(inputs.model, seeded_methods(settings, layer_name), dataset.images, inputs.data.rows,
+                          dataset.parts, chosen, list(evaluation.available), seed, settings.smoothgrad_samples,
                           lambda done, total: inputs.progress.count("q1: class averages", done, total))
 
 
@@ -125,7 +136,7 @@ def context(inputs: StageInputs, result: Q1Result) -> dict:
             "parts_source": result.parts_source, "template": TEMPLATE,
             "method_names": {m: METHOD_NAMES[m] for m in GRADIENT_METHODS},
             "gradcam_layer": result.gradcam_layer,
-            **average_context(result, inputs.settings.attribution.average_faces), "seed": inputs.settings.seed}
+            **average_context(result, inputs.settings.trust.faces_per_class), "seed": inputs.settings.seed}
 
 
 def average_context(result: Q1Result, per_class: int) -> dict:

@@ -82,8 +82,8 @@ def context(inputs: StageInputs, result: Q4Result) -> dict:
     # Widest effect: most box positions halve P. Most robust: the worst box keeps the largest share of P.
     strongest = max(per_class, key=lambda item: (item["fragile"], -item["cls"]))
     robust = max(per_class, key=lambda item: (item["kept"], -item["cls"]))
-    # Why occlusion has no class average (question 1 has them): it would repeat this stage average_faces times.
-    absent = {"per_class": inputs.settings.attribution.average_faces,
+    # Why occlusion has no class average (question 1 has them): it would repeat this stage faces_per_class times.
+    absent = {"per_class": inputs.settings.trust.faces_per_class,
               "gradient_passes": q1.gradient_passes(inputs.settings.attribution)}
     return {"per_class": per_class, "settings": settings, "strongest": strongest, "robust": robust,
             "positions": int(result.occlusions[0].heatmap.size), "no_average": absent}

@@ -22,6 +22,7 @@ from generator.explain import faithfulness as faith
 from generator.explain import scoring
 from generator.explain.evidence import BETTER, UNCLEAR, WORSE
 from generator.explain import trust_measures as measure
+from generator.explain.class_average import face_maps, face_seeds
 from generator.explain.lime_explain import explain
 from generator.explain.methods import GRADIENT_METHODS, METHOD_NAMES as NAMES
 from generator.explain.sanity import (PASS_BELOW, cascading_randomisation, final_similarity, fully_randomised,
@@ -47,8 +48,9 @@ def sanity_path(method: str) -> str:
 
 
 def cost(settings: Settings, faces: int, model: torch.nn.Module) -> Cost:
-    """On the evaluation set (at most ``faces * faces_per_class`` faces): question 1's gradient passes and a coarse
-    occlusion, on the trained model and on the fully randomised one; the deletion and insertion steps of each
+    """On the evaluation set (at most ``faces * faces_per_class`` faces): question 1's gradient passes on the fully
+    randomised model (question 1 computes the trained model's, for its class averages), and a coarse occlusion on
+    both; the deletion and insertion steps of each
     evaluated method and of the random orders. On the ``faces`` report faces: the randomisation cascade after each
     weight layer (question 1's maps of the trained model are reused; occlusion is run on it too), LIME's curves and
     random orders, and ``lime_seeds - 1`` more LIME runs per face. (The part check on synthetic faces, 5 renders per
@@ -59,7 +61,8 @@ def cost(settings: Settings, faces: int, model: torch.nn.Module) -> Cost:
     per_face = Cost(gradient=passes, occlusion_runs=1, occlusion_positions=q4.positions(t.sanity_occlusion_stride))
     occlusion_only = Cost(occlusion_runs=1, occlusion_positions=q4.positions(t.sanity_occlusion_stride))
     layers = len(weight_layers(model))
-    maps = per_face.scaled(2 * evaluated + layers * faces) + occlusion_only.scaled(faces)
+    maps = per_face.scaled(layers * faces) + Cost(gradient=passes).scaled(evaluated) \
+        + occlusion_only.scaled(2 * evaluated + faces)
     steps = -(-48 * 48 // t.pixels_per_step) + 1  # faces per curve: the start, then one per step
     curves = ((len(EVALUATED) + t.random_orders) * evaluated + (len(ON_REPORT_FACES) + t.random_orders) * faces) \
         * len(CURVE_KEYS) * steps
@@ -97,18 +100,24 @@ def analyse(inputs: StageInputs) -> TrustResult:
                for name, f in q1.methods_for(model, settings.attribution, seed)[0].items()}
     checked["occlusion"] = measure.occlusion_method(settings.occlusion, t.sanity_occlusion_stride)
     x, y = as_model_input(evaluation.faces), torch.from_numpy(evaluation.targets)
-    maps = {}
-    for k, (name, method) in enumerate(checked.items()):
-        progress.count("trust: maps of the evaluation set", k, len(checked))
-        maps[name] = method(model, x, y)
-    progress.count("trust: maps of the evaluation set", len(checked), len(checked))
+    # The gradient methods' maps of the evaluation set are question 1's (its class averages run on the same faces,
+    # with SmoothGrad seeded per face); only occlusion's are computed here.
+    q1_result = inputs.results["q1"]
+    maps = dict(q1_result.evaluation_maps)
+    progress("trust: occlusion of the evaluation set")
+    maps["occlusion"] = checked["occlusion"](model, x, y)
     # The cascade (the figures) on the report faces, from question 1's maps; the verdict from the last model of the
     # cascade, every layer random, on the evaluation set: the whole cascade there would cost the layers times more.
     report_x, report_y = as_model_input(inputs.faces), torch.from_numpy(inputs.targets)
-    cascade = cascading_randomisation(model, checked, report_x, report_y, seed, reference=inputs.results["q1"].methods)
-    progress("trust: maps of the evaluation set with every layer random")
+    cascade = cascading_randomisation(model, checked, report_x, report_y, seed, reference=q1_result.methods)
     randomised = fully_randomised(model, seed)
-    final = {name: final_similarity(maps[name], method(randomised, x, y)) for name, method in checked.items()}
+    # The same per-face SmoothGrad seeds as question 1's maps: a map differs from its reference by the model only.
+    random_maps = face_maps(randomised, q1.seeded_methods(settings.attribution, q1_result.gradcam_layer),
+                            evaluation.faces, evaluation.targets, face_seeds(seed, evaluation.rows),
+                            settings.attribution.smoothgrad_samples,
+                            lambda done: progress.count("trust: maps with every layer random", done, evaluation.n))
+    random_maps["occlusion"] = checked["occlusion"](randomised, x, y)
+    final = {name: final_similarity(maps[name], random_maps[name]) for name in checked}
 
     lime_results = inputs.results["q3"].explanations
     report_maps = {"lime": np.stack([r.weight_map() for r in lime_results])}
