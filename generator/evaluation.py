@@ -1,5 +1,6 @@
 """The evaluation set of the trust page: enough faces that a trust number is a mean with a confidence interval, not
-an anecdote of the seven report faces (issue 12). It is chosen apart from those seven.
+an anecdote of the seven report faces (issue 12). It is chosen separately from those seven (and may include them).
+Question 1's class averages run on the same faces, and the trust stage scores their maps.
 
 Per class, ``faces_per_class`` validation faces that the model classifies correctly, so that every map explains the
 class the model gives and the face's label; chosen at random with the build's seed. A class with fewer such faces
