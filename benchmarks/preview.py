@@ -17,6 +17,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -70,7 +71,7 @@ def main() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}/en/q1.html"
-    log = (project / "preview-benchmark.log").open("w")
+    log = tempfile.TemporaryFile("w+")  # the server's output: not a file left in the user's project
     server = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}"], cwd=project,
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
@@ -81,7 +82,8 @@ def main() -> None:
     delays, cpus = [], []
     try:
         if _until(lambda: _page(url), 300) is None:
-            sys.exit(f"mkdocs serve did not serve {url} in 300 s; see {log.name}")
+            log.seek(0)
+            sys.exit(f"mkdocs serve did not serve {url} in 300 s; it said:\n{log.read()[-4000:]}")
         for _ in range(args.edits):
             _wait_idle(server.pid)
             sentence = f"Benchmark sentence {uuid.uuid4().hex}."
