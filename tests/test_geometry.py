@@ -201,7 +201,7 @@ def test_a_model_of_another_geometry_builds_end_to_end(tmp_path, build, lines, f
     assert all(sentence in home for sentence in sentences), home
     settings = (site / "reproducibility.md").read_text()
     assert all(line in settings for line in lines)
-    assert len(list((site / "figures" / "q1").glob("*.png"))) == 14
+    assert len(list((site / "figures" / "q1").glob("*.png"))) == 21  # per class: saliency, methods, class average
     layers = run_cli(project, "layers")
     assert layers.returncode == 0 and f"fed to the model as {fed}" in layers.stdout
     side = fed.strip("()").split(", ")[1]
