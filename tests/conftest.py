@@ -142,3 +142,17 @@ def mkdocs_config_in(folder: Path) -> Path:
     path = folder / "mkdocs.yml"
     path.write_text(config)
     return path
+
+
+class LinearToy(torch.nn.Module):
+    """Class 0's logit is a fixed linear function of the pixels, sum of weight * pixel; the others are 0: its true
+    pixel importance is known, for the deletion and insertion tests."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.from_numpy(np.random.default_rng(4).normal(0, 0.02, (48, 48)).astype(np.float32))
+
+    def forward(self, x):
+        logits = torch.zeros(len(x), 7)
+        logits[:, 0] = (x[:, 0] * self.weight).sum(dim=(1, 2))
+        return logits

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 import torch
-from torch import nn
 from scipy.ndimage import gaussian_filter
 from scipy.sparse import lil_matrix
 from scipy.sparse.linalg import spsolve
@@ -10,23 +9,10 @@ from scipy.sparse.linalg import spsolve
 from generator.explain import faithfulness as faith
 from generator.explain.imputation import NOISE_STD, impute, solve
 from generator.models.fast import inference_model
-from conftest import tiny_model
+from conftest import LinearToy, tiny_model
 
 DIRECT = [(-1, 0), (1, 0), (0, -1), (0, 1)]
 DIAGONAL = [(-1, -1), (-1, 1), (1, -1), (1, 1)]
-
-
-class LinearToy(nn.Module):
-    """Class 0's logit is a fixed linear function of the pixels, sum of weight * pixel; the others are 0."""
-
-    def __init__(self):
-        super().__init__()
-        self.weight = torch.from_numpy(np.random.default_rng(4).normal(0, 0.02, (48, 48)).astype(np.float32))
-
-    def forward(self, x):
-        logits = torch.zeros(len(x), 7)
-        logits[:, 0] = (x[:, 0] * self.weight).sum(dim=(1, 2))
-        return logits
 
 
 def neighbour_mean(image, y, x, skip=()):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 from scipy.ndimage import sobel
-from torch import nn
 
+from conftest import LinearToy
 from generator.config import ModelSettings
 from generator.data import synth
 from generator.explain.faithfulness import auc, curves, pixel_order, random_curves
@@ -61,19 +61,6 @@ def test_faces_with_a_constant_map_are_left_out_of_the_verdict():
     from generator.explain.sanity import SanityResult
     result = SanityResult(["a"], np.array([[1.0, 1.0], [0.2, np.nan]]), np.array([[1.0, 1.0], [0.1, 0.3]]))
     assert result.final_spearman == pytest.approx(0.2) and result.passed
-
-
-class LinearToy(nn.Module):
-    """Class 0's logit is a fixed linear function of the pixels; the others are 0."""
-
-    def __init__(self):
-        super().__init__()
-        self.weight = torch.from_numpy(np.random.default_rng(4).normal(0, 0.02, (48, 48)).astype(np.float32))
-
-    def forward(self, x):
-        logits = torch.zeros(len(x), 7)
-        logits[:, 0] = (x[:, 0] * self.weight).sum(dim=(1, 2))
-        return logits
 
 
 def test_deletion_with_the_true_importance_beats_a_random_map():
