@@ -26,7 +26,7 @@ from generator.models.hooks import inner_module
 from generator.models.load import LoadedModel, load_model
 from generator.only import merged_files, previous_context, require_full_build
 from generator.pages import report_context
-from generator.preflight import check_before_analysis
+from generator.preflight import check_before_analysis, fixed_rows
 from generator.progress import Progress, as_progress
 from generator.rebuild import analysis_key
 from generator.site.render import page_files
@@ -64,7 +64,7 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
     with timer.stage("validation predictions and image set"):
         probabilities = store.run("predictions", key, lambda: predict(fast, data.dataset.images))
         images = pick_images(probabilities, data.dataset.labels, data.validation, data.rows,
-                             settings.images.min_confidence, settings.images.indices)
+                             settings.images.min_confidence, fixed_rows(settings, data))
         evaluation = evaluation_set(probabilities, data, settings.trust.faces_per_class, settings.seed)
     # --only: the last full build's context, checked now (same faces) rather than after minutes of analysis
     earlier = previous_context(store, site_dir, only, images.rows) if only else None
@@ -130,7 +130,9 @@ def _input_files(settings: Settings, loaded: LoadedModel, data: DataInputs) -> d
     if source is not None:
         files[str(source)] = file_sha256(source)
     if not data.synthetic:  # synthetic faces come from the generator's own code, which every key holds
-        files[str(settings.resolve(settings.data.csv))] = data.sha256
+        # An image folder's hash covers its listed paths and bytes (generator/data/folders.py folder_sha256)
+        source = settings.data.folder or settings.data.csv
+        files[str(settings.resolve(source))] = data.sha256
     return files
 
 

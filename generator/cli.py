@@ -69,6 +69,10 @@ def _settings(args):
     for flag, key in FLAG_KEYS.items():
         value = getattr(args, flag, None)
         if value is not None:
+            if flag == "data":  # a CSV or an image folder; it replaces whichever the file sets
+                key = "data.folder" if Path(value).is_dir() else "data.csv"
+                other = "data.csv" if key == "data.folder" else "data.folder"
+                overrides[other], labels[other] = "", "--data"
             overrides[key] = str(Path(value).resolve()) if flag in ("model", "data", "out") else value
             labels[key] = f"--{flag}"
     return load_settings(Path(args.config), overrides, labels)
@@ -89,6 +93,8 @@ def cmd_build(args) -> None:
             require_full_build(Store(settings.root, site_dir), site_dir, args.only)
         from generator.inputs import load_data
         data = load_data(settings)  # before torch is imported: a bad CSV is reported in a second, not after five
+        for line in data.messages():
+            _say(f"  {line}")
         from generator.build import build
         result = build(settings, TEMPLATES, progress=build_progress(), force=args.force, data=data,
                        device=args.device, only=args.only)
@@ -169,7 +175,7 @@ def parser() -> argparse.ArgumentParser:
     def with_settings(p):
         p.add_argument("--config", default="pyproject.toml", help="settings file with [tool.generator]")
         p.add_argument("--model", help="checkpoint file (overrides model.path)")
-        p.add_argument("--data", help="FER2013-format CSV (overrides data.csv)")
+        p.add_argument("--data", help="FER2013-format CSV or image folder (overrides data.csv and data.folder)")
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override any setting, e.g. --set images.min_confidence=0.8")
         return p

@@ -59,7 +59,9 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class DataSettings:
-    csv: str = ""  # empty: the bundled synthetic faces
+    csv: str = ""  # empty (and no folder): the bundled synthetic faces
+    folder: str = ""  # an image folder, <split>/<class>/<image> (generator/data/folders.py); not with csv
+    class_folders: dict = field(default_factory=dict)  # unusual class folder name -> class, e.g. {Surprirse = "surprise"}
     validation_fraction: float = _between(0.0, 1.0, 0.1, open_ends=True)  # used when the file has no PublicTest rows
     synthetic_seed: int = 0
     synthetic_count: int = _at_least(70, 8400)
@@ -67,7 +69,8 @@ class DataSettings:
 
 @dataclass(frozen=True)
 class ImageSetSettings:
-    indices: list[int] = field(default_factory=list)  # 7 row indices, one per class in class order; empty: pick
+    # 7 faces, one per class in class order: row numbers, or an image folder's relative paths; empty: pick
+    indices: list[int | str] = field(default_factory=list)
     min_confidence: float = _at_least(0.0, 0.5)
 
 
@@ -80,7 +83,7 @@ class FilterSettings:
     l2: float = _at_least(0.0, 0.01)  # pulls pixels toward mid-gray, so patterns stay local
     tv: float = _at_least(0.0, 0.05)  # total variation, against pixel-level noise
     jitter: int = _at_least(0, 1)  # random shift of up to this many pixels each step, against high-frequency artefacts
-    image_row: int = 6987  # the image whose feature maps are shown; if the data has no such row, the first face
+    image_row: int | str = 6987  # (or an image folder's relative path) the image whose feature maps are shown; if the data has no such row, the first face
     top: int = _at_least(1, 8)  # filters shown side by side with their outputs
 
 
@@ -166,11 +169,21 @@ def check_geometry(model: ModelSettings, where: str) -> None:
                          "least 48, the 48x48 face with a border; use resize = 'bilinear' or 'center-crop'")
 
 
+def check_data(data: DataSettings, where: str) -> None:
+    """One source of faces at a time, and class folder names that map onto a class."""
+    if data.csv and data.folder:
+        raise InputError(f"{where}: both csv = {data.csv!r} and folder = {data.folder!r} are set, expected one of "
+                         "them: a FER2013-format CSV or an image folder")
+    from generator.data.spellings import check_class_folders
+    check_class_folders(data.class_folders, f"{where} class_folders")
+
+
 def settings_from_table(table: dict, root: Path, where: str = "[tool.generator]",
                         geometry_where: str = "") -> Settings:
     """``geometry_where`` names where the model's geometry keys came from (default: the file's model table)."""
     settings = replace(build_checked(Settings, table, where), root=root)
     check_geometry(settings.model, geometry_where or f"{where}.model")
+    check_data(settings.data, f"{where}.data")
     return settings
 
 

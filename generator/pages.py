@@ -25,7 +25,7 @@ def image_set_context(settings: Settings, data: DataInputs, images: ImageSet, fi
     for k, (c, position) in enumerate(zip(images.targets.tolist(), images.positions)):
         path = f"figures/images/class_{c}.png"
         files[path] = face_png(data.dataset.images[position])
-        faces.append({"cls": c, "thumbnail": path, "row": int(images.rows[k]),
+        faces.append({"cls": c, "thumbnail": path, "row": int(images.rows[k]), "file": data.name_of(images.rows[k]),
                       "probability": float(images.probabilities[k]),
                       "notes": [kind for cls, kind in images.notes if cls == c]})  # a class can fall back twice
     # absent: the classes with no face in the data; every page marks them (templates/_layout.md.j2 absent_note)
@@ -52,8 +52,9 @@ def report_context(settings: Settings, loaded: LoadedModel, data: DataInputs, im
                   "output": settings.model.output, "parameters": sum(p.numel() for p in loaded.model.parameters()),
                   "val_accuracy": val_accuracy, "geometry": geometry_context(loaded),
                   "keras_output": KERAS_OUTPUT_KINDS.get(loaded.keras_output)},
-        "data": {"kind": "synthetic" if data.synthetic else "csv", "file": data.file, "seed": data.synthetic_seed,
-                 "rows": data.total_rows, "validation": len(data.validation), "split": asdict(data.split)},
+        "data": {"kind": data.kind, "file": data.file, "seed": data.synthetic_seed, "rows": data.total_rows,
+                 "validation": len(data.validation), "split": asdict(data.split), "resized": data.resized,
+                 "left_out": dict(data.left_out)},
         "imageset": image_set_context(settings, data, images, files),
         "repro": {"inputs": [{"kind": "model", "file": model_file, "bundled": bundled, "sha256": loaded.sha256},
                              {"kind": "data", "file": data.file, "bundled": False, "sha256": data.sha256}]},

@@ -5,6 +5,7 @@ analysis runs, not after it.
 from __future__ import annotations
 
 from generator.config import Settings
+from generator.errors import InputError
 from generator.explain.filters import find_conv
 from generator.imageset import check_fixed_rows
 from generator.inputs import DataInputs
@@ -18,4 +19,20 @@ def check_before_analysis(settings: Settings, model, data: DataInputs) -> None:
         find_conv(model, settings.attribution.gradcam_layer, settings.where("attribution.gradcam_layer"),
                   gradcam=True)
     file = "the synthetic faces (only their validation rows, every tenth, are loaded)" if data.synthetic else data.file
-    check_fixed_rows(settings.images.indices, data.rows, settings.where("images.indices"), file)
+    where = settings.where("images.indices")
+    check_fixed_rows(fixed_rows(settings, data, where), data.rows, where, file)
+
+
+def fixed_rows(settings: Settings, data: DataInputs, where: str = "images.indices") -> list[int]:
+    """``images.indices`` as row numbers: an image folder's relative paths become their rows."""
+    rows = []
+    for k, value in enumerate(settings.images.indices):
+        row = data.row_of(value)
+        if row is None and data.kind == "folder":
+            raise InputError(f"{where}: {value!r} (class {k}) is not an image of {data.file}, expected a path "
+                             f"relative to the folder such as {data.name_of(0)!r}, or a row number")
+        if row is None:
+            raise InputError(f"{where}: {value!r} (class {k}) is a file name, but {data.file} has numbered rows: "
+                             "expected a data row number (0-based)")
+        rows.append(row)
+    return rows

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import types
 from dataclasses import fields, is_dataclass
 from typing import get_args, get_origin, get_type_hints
 
@@ -15,7 +16,9 @@ from generator.errors import InputError
 def _expected(hint) -> str:
     origin = get_origin(hint)
     if origin is list:
-        return f"a list of {get_args(hint)[0].__name__}"
+        return f"a list of {' or '.join(getattr(t, '__name__', str(t)) for t in get_args(get_args(hint)[0]) or get_args(hint))}"
+    if origin is types.UnionType:
+        return " or ".join(_expected(t) for t in get_args(hint))
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a table"}.get(
         hint, getattr(hint, "__name__", str(hint)))
 
@@ -32,7 +35,7 @@ def _check_value(where: str, key: str, value, hint, spec):
         return list(value)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if not isinstance(value, hint) or (hint in (int, float) and isinstance(value, bool)):
+    if not isinstance(value, hint) or (bool not in get_args(hint) + (hint,) and isinstance(value, bool)):
         fail(_expected(hint))
     choices = spec.metadata.get("choices")
     if choices and value not in choices:

@@ -66,6 +66,20 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _input_sha256(path: Path) -> str | None:
+    """A file's SHA-256, an image folder's content hash (every listed path and its bytes), or None if absent."""
+    if path.is_file():
+        return file_sha256(path)
+    if path.is_dir():
+        from generator.data.folders import folder_sha256
+        from generator.errors import InputError
+        try:
+            return folder_sha256(path)
+        except (InputError, OSError):
+            return None  # the full build names the problem
+    return None
+
+
 def _canonical(value: Any) -> Any:
     """JSON-able form of key parts: numpy arrays and scalars become lists and numbers."""
     if hasattr(value, "tolist"):
@@ -115,7 +129,7 @@ class Record:
 
     def inputs_unchanged(self) -> bool:
         """A checkpoint or a CSV replaced in place keeps its path and the settings: its bytes tell."""
-        return all(Path(name).is_file() and file_sha256(Path(name)) == digest for name, digest in self.inputs.items())
+        return all(_input_sha256(Path(name)) == digest for name, digest in self.inputs.items())
 
 
 class Store:

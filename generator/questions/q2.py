@@ -45,7 +45,8 @@ def shown_face(inputs: StageInputs) -> tuple[np.ndarray, int, str, np.ndarray]:
     if found is None:
         return inputs.faces[0], int(inputs.rows[0]), "fallback", template_parts()
     face, part_map = found
-    return face, inputs.settings.filters.image_row, "configured", part_map if part_map is not None else template_parts()
+    row = inputs.data.row_of(inputs.settings.filters.image_row)  # a folder's path as its row
+    return face, row, "configured", part_map if part_map is not None else template_parts()
 
 
 def cost(settings: Settings, faces: int, model: nn.Module) -> Cost:
@@ -100,7 +101,8 @@ def context(inputs: StageInputs, result: Q2Result) -> dict:
     history = result.ascent.history
     return {
         "layer": result.layer, "separable": result.separable, "filters": len(act), "steps": settings.steps, "settings": settings,
-        "face_row": result.face_row, "face_rule": result.face_rule, "figures": FIGURES,
+        "face_row": result.face_row, "face_file": inputs.data.name_of(result.face_row), "face_rule": result.face_rule,
+        "figures": FIGURES,
         "top": [{"index": int(f), "activation": float(act[f]),
                  "region": result.map_regions[f]} for f in result.top],
         "weakest": [{"index": int(f), "activation": float(act[f])} for f in np.argsort(act, kind="stable")[:3]],
