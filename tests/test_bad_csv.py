@@ -21,9 +21,9 @@ HEADER = "emotion,pixels,Usage"
 # name, the file's bytes (None: no file), the line printed after "error: <file>"
 CASES = [
     ("missing", None, ": data file not found"),
-    ("empty", b"", ": the file is empty, expected a header 'emotion,pixels,Usage' or 'label,feature'"),
+    ("empty", b"", ": the file is empty, expected a header 'emotion,pixels,Usage' or 'label,feature' (the columns in any order)"),
     ("wrong header", f"id,pixels,Usage\n0,{GOOD},Training\n".encode(),
-     ":1: header 'id,pixels,Usage' is not 'emotion,pixels,Usage' or 'label,feature'"),
+     ":1: header 'id,pixels,Usage' is not 'emotion,pixels,Usage' or 'label,feature' (the columns in any order)"),
     ("2303 pixels", f"{HEADER}\n0,{GOOD},Training\n1,{ROW_2303},Training\n".encode(),
      ":3: expected 2304 space-separated pixels, found 2303"),
     ("pixel 256", f"{HEADER}\n0,{GOOD},Training\n1,{ROW_256},PublicTest\n".encode(),

@@ -51,7 +51,7 @@ BAD_ROWS = [
     ("label,feature", [f"happy,{GOOD}"], ":2: label 'happy' is not an integer 0-6"),
     ("emotion,pixels,Usage", [f"0,{GOOD},Train"], ":2: Usage 'Train' is not one of Training, PublicTest, PrivateTest"),
     ("emotion,pixels,Usage", [f"0,{GOOD}"], ":2: expected 3 fields (emotion,pixels,Usage), found 2"),
-    ("id,pixels", [f"0,{GOOD}"], ":1: header 'id,pixels' is not 'emotion,pixels,Usage' or 'label,feature'"),
+    ("id,pixels", [f"0,{GOOD}"], ":1: header 'id,pixels' is not 'emotion,pixels,Usage' or 'label,feature' (the columns in any order)"),
     ("label,feature", [], ": no data rows after the header"),
 ]
 

@@ -87,33 +87,25 @@ def _closing_quote(buf, pos, n, quoted) -> int:
     return pos + 1 if pos < n and buf[pos] == QUOTE else -1
 
 
-@njit(cache=True, nogil=True)
-def _label_and_comma(buf, pos, n, labels, row) -> int:
-    """Read the label of the row starting at ``pos`` and its comma; return the pixel field's start, or -1."""
-    quoted = buf[pos] == QUOTE
-    label = _digit(buf, pos + quoted, n)
-    if label < 0 or label > 6:
-        return -1
-    labels[row] = label
-    pos = _closing_quote(buf, pos + quoted + 1, n, quoted)
-    if pos < 0 or pos >= n or buf[pos] != COMMA:
-        return -1
-    return pos + 1
+LABEL, PIXEL_FIELD, USAGE = 0, 1, 2  # the fields' codes in a row's ``order``
 
 
 @njit(cache=True, nogil=True)
-def _usage_and_line_end(buf, pos, n, quoted_pixels, words, word_lengths, usage, row) -> int:
-    """Read what follows the pixels: their closing quote, the Usage field if the file has one, the line end.
-    Return the position after the line end, or -1."""
-    pos = _closing_quote(buf, pos, n, quoted_pixels)
-    if pos < 0:
-        return -1
-    if words.shape[0] > 0:
-        if pos >= n or buf[pos] != COMMA:
+def _field(buf, pos, n, code, words, word_lengths, images, labels, usage, row) -> int:
+    """Read one field, optionally in double quotes, of the row ``row``; return the position after it, or -1."""
+    quoted = pos < n and buf[pos] == QUOTE
+    pos += quoted
+    if code == LABEL:
+        label = _digit(buf, pos, n)
+        if label < 0 or label > 6:
             return -1
+        labels[row] = label
         pos += 1
-        quoted = pos < n and buf[pos] == QUOTE
-        pos += quoted
+    elif code == PIXEL_FIELD:
+        pos = _pixels(buf, pos, images[row])
+        if pos < 0:
+            return -1
+    else:
         found = -1
         for w in range(words.shape[0]):
             if _word_at(buf, pos, n, words[w], word_lengths[w]):
@@ -122,37 +114,37 @@ def _usage_and_line_end(buf, pos, n, quoted_pixels, words, word_lengths, usage, 
         if found < 0:
             return -1
         usage[row] = found
-        pos = _closing_quote(buf, pos + word_lengths[found], n, quoted)
-        if pos < 0:
-            return -1
-    if pos < n and buf[pos] == CR:
-        pos += 1
-    if pos < n:
-        return pos + 1 if buf[pos] == LF else -1
-    return pos  # the last line may end without LF
+        pos += word_lengths[found]
+    return _closing_quote(buf, pos, n, quoted)
 
 
 @njit(cache=True, nogil=True)
-def _parse_rows(buf, starts, words, word_lengths, images, labels, usage) -> bool:
-    """Parse the rows that start at ``starts`` into the arrays' rows; False at anything unexpected.
-    ``words`` holds the accepted Usage words, one per row (zero-padded); with no rows the file has no Usage."""
+def _parse_rows(buf, starts, order, words, word_lengths, images, labels, usage) -> bool:
+    """Parse the rows that start at ``starts`` into the arrays' rows; False at anything unexpected. ``order``
+    holds the fields' codes in the header's order; ``words`` the accepted Usage words, one per row (zero-padded).
+    A row ends at its line's LF, and does: no accepted field holds one (a quoted line break fails)."""
     n = len(buf)
     for row in range(len(starts)):
-        pos = _label_and_comma(buf, starts[row], n, labels, row)
-        if pos < 0:
-            return False
-        quoted = pos < n and buf[pos] == QUOTE
-        pos = _pixels(buf, pos + quoted, images[row])
-        if pos < 0:
-            return False
-        # It must end at its line's LF, and does: no accepted field holds one (a quoted line break fails).
-        if _usage_and_line_end(buf, pos, n, quoted, words, word_lengths, usage, row) < 0:
+        pos = starts[row]
+        for f in range(len(order)):
+            if f > 0:
+                if pos >= n or buf[pos] != COMMA:
+                    return False
+                pos += 1
+            pos = _field(buf, pos, n, order[f], words, word_lengths, images, labels, usage, row)
+            if pos < 0:
+                return False
+        if pos < n and buf[pos] == CR:
+            pos += 1
+        if pos < n and buf[pos] != LF:
             return False
     return True
 
 
-def parse_rows(buffer, start: int, usage_words: tuple[str, ...] | None):
+def parse_rows(buffer, start: int, usage_words: tuple[str, ...] | None, order: tuple[int, ...] | None = None):
     """Parse the data rows of ``buffer`` (bytes or an mmap) from byte ``start``, the line after the header.
+    ``order``: the fields' codes (LABEL, PIXEL_FIELD, USAGE) in the file's column order; by default label, pixels
+    and Usage where ``usage_words`` is given.
 
     Returns (images (N, 2304) uint8, labels (N,) int64, usage codes (N,) uint8 indexing ``usage_words``), or None
     where the slow parser must decide (a row this parser does not take, or no data rows)."""
@@ -168,17 +160,20 @@ def parse_rows(buffer, start: int, usage_words: tuple[str, ...] | None):
     for k, name in enumerate(names):
         words[k, :len(name)] = np.frombuffer(name, np.uint8)
     lengths = np.array([len(name) for name in names], np.int64)
+    if order is None:
+        order = (LABEL, PIXEL_FIELD, USAGE) if usage_words else (LABEL, PIXEL_FIELD)
+    codes = np.array(order, np.int64)
     # Every row but the last has a line after it, so the unchecked reads 3 bytes past its end stay in the file.
     # The last row is parsed from a copy with line breaks after it.
     last = bytes(buffer[starts[-1]:])
-    if len(last) < 4 or not _parse_rows(np.frombuffer(last + b"\n" * 4, np.uint8), np.zeros(1, np.int64), words,
+    if len(last) < 4 or not _parse_rows(np.frombuffer(last + b"\n" * 4, np.uint8), np.zeros(1, np.int64), codes, words,
                                         lengths, images[-1:], labels[-1:], usage[-1:]):
         return None
     # The compiled loop releases the GIL, so threads parse blocks of rows side by side, each into its own rows.
     bounds = np.linspace(0, len(starts) - 1, THREADS + 1).astype(int)
     blocks = [slice(first, stop) for first, stop in zip(bounds[:-1], bounds[1:]) if stop > first]
     with ThreadPoolExecutor(max(1, len(blocks))) as pool:
-        done = list(pool.map(lambda rows: _parse_rows(buf, starts[rows], words, lengths, images[rows], labels[rows],
+        done = list(pool.map(lambda rows: _parse_rows(buf, starts[rows], codes, words, lengths, images[rows], labels[rows],
                                                       usage[rows]), blocks))
     return (images, labels, usage) if all(done) else None
 

@@ -1,6 +1,8 @@
-"""FER2013-format CSV files: Kaggle's ``fer2013.csv`` and the course's ``train.csv``.
+"""FER2013-format CSV files: Kaggle's ``fer2013.csv``, the competition's ``icml_face_data.csv`` and the course's
+``train.csv``.
 
-Kaggle: ``emotion,pixels,Usage`` with Usage one of Training, PublicTest, PrivateTest.
+Kaggle: ``emotion,pixels,Usage`` with Usage one of Training, PublicTest, PrivateTest; ``icml_face_data.csv`` has
+``emotion, Usage, pixels``: the columns may come in any order, their names with spaces around them and in any case.
 Course: ``label,feature``. Both hold 2,304 space-separated integers 0-255 per row, and a label 0-6.
 Every row is validated; an error names the file, the line (1-based, the header is line 1) and what is wrong.
 """
@@ -25,7 +27,20 @@ PIXELS = 48 * 48
 NUM_CLASSES = 7
 USAGES = ("Training", "PublicTest", "PrivateTest")
 BOM = b"\xef\xbb\xbf"
-HEADERS = {("emotion", "pixels", "Usage"): "kaggle", ("emotion", "pixels"): "kaggle", ("label", "feature"): "course"}
+# The column sets accepted (names without case), each name -> its field: label, pixels or usage
+HEADERS = ({"emotion": "label", "pixels": "pixels", "usage": "usage"}, {"emotion": "label", "pixels": "pixels"},
+           {"label": "label", "feature": "pixels"})
+HEADER_HELP = "'emotion,pixels,Usage' or 'label,feature' (the columns in any order)"
+
+
+def header_fields(names) -> tuple[str, ...] | None:
+    """Each column's field (label, pixels, usage) in the file's order, or None for a header that is not one of
+    HEADERS."""
+    names = [name.strip().lower() for name in names]
+    for columns in HEADERS:
+        if sorted(names) == sorted(columns):
+            return tuple(columns[name] for name in names)
+    return None
 
 
 @dataclass(frozen=True)
@@ -115,14 +130,16 @@ def _load_fast(path: Path) -> Dataset | None:
         header = data[start:end].removesuffix(b"\r")
         if end < 0 or b'"' in header or b"\r" in header or not header.isascii():
             return None  # the slow parser reads it, or says what is wrong
-        names = tuple(name.strip() for name in header.decode("ascii").split(","))
-        if names not in HEADERS:
+        fields = header_fields(header.decode("ascii").split(","))
+        if fields is None:
             return None
-        parsed = csv_fast.parse_rows(data, end + 1, USAGES if len(names) == 3 else None)
+        codes = {"label": csv_fast.LABEL, "pixels": csv_fast.PIXEL_FIELD, "usage": csv_fast.USAGE}
+        has_usage = "usage" in fields
+        parsed = csv_fast.parse_rows(data, end + 1, USAGES if has_usage else None, tuple(codes[f] for f in fields))
     if parsed is None:
         return None
     images, labels, codes = parsed
-    if len(names) == 3:
+    if has_usage:
         width = max(len(USAGES[code]) for code in np.unique(codes))  # the dtype np.array(list) gives, <U8-<U11
         usage = np.array(USAGES)[codes].astype(f"<U{width}")
     else:
@@ -146,11 +163,13 @@ def _load_exactly(path: Path) -> Dataset:
         try:
             header = next(rows, None)
             if header is None:
-                raise InputError(f"{path}: the file is empty, expected a header 'emotion,pixels,Usage' or 'label,feature'")
-            kind = HEADERS.get(tuple(h.strip() for h in header))
-            if kind is None:
-                raise InputError(f"{path}:1: header {','.join(header)!r} is not 'emotion,pixels,Usage' or 'label,feature'")
+                raise InputError(f"{path}: the file is empty, expected a header {HEADER_HELP}")
+            fields = header_fields(header)
+            if fields is None:
+                raise InputError(f"{path}:1: header {','.join(header)!r} is not {HEADER_HELP}")
             width = len(header)
+            label_at, pixels_at = fields.index("label"), fields.index("pixels")
+            usage_at = fields.index("usage") if "usage" in fields else None
             images, labels, usage = [], [], []
             next_line = rows.line_num + 1
             for row in rows:
@@ -160,12 +179,12 @@ def _load_exactly(path: Path) -> Dataset:
                     continue  # a trailing blank line
                 if len(row) != width:
                     raise InputError(f"{path}:{line}: expected {width} fields ({','.join(header)}), found {len(row)}")
-                labels.append(_parse_label(row[0].strip(), path, line))
-                images.append(_parse_pixels(row[1], path, line))
-                if width == 3:
-                    if row[2].strip() not in USAGES:
-                        raise InputError(f"{path}:{line}: Usage {row[2]!r} is not one of {', '.join(USAGES)}")
-                    usage.append(row[2].strip())
+                labels.append(_parse_label(row[label_at].strip(), path, line))
+                images.append(_parse_pixels(row[pixels_at], path, line))
+                if usage_at is not None:
+                    if row[usage_at].strip() not in USAGES:
+                        raise InputError(f"{path}:{line}: Usage {row[usage_at]!r} is not one of {', '.join(USAGES)}")
+                    usage.append(row[usage_at].strip())
                 else:
                     usage.append("")
         except csv.Error as error:  # in practice a stray double quote: the field runs on to csv's size limit
