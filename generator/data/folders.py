@@ -117,7 +117,8 @@ def _to_face(data: bytes, where: Path) -> tuple[np.ndarray, bool]:
             else:
                 gray = image.convert("L")  # ITU-R 601 luma from RGB; a palette or an alpha channel is resolved
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
-        reason = "not an image Pillow can read" if isinstance(error, UnidentifiedImageError) else str(error)
+        reason = ("not an image Pillow can read" if isinstance(error, UnidentifiedImageError)
+                  else f"the image cannot be read ({error})")
         raise InputError(f"{where}: {reason}, expected an image file (PNG, JPEG, BMP, ...)") from None
     if gray.size == (SIDE, SIDE):
         return np.asarray(gray, np.uint8), False
