@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from conftest import TINY_ARCHITECTURE, TINY_KWARGS, run_cli, snapshot, tiny_model, write_project
+from folder_tree import write_tree
 from generator.models.cnn import FerCNN
 
 
@@ -181,3 +182,37 @@ def test_debug_shows_the_traceback(project):
     assert result.returncode == 1  # Python's own exit for an uncaught exception
     assert "Traceback (most recent call last)" in result.stderr
     assert result.stderr.strip().endswith(f"generator.errors.InputError: {project / 'nowhere.pt'}: model file not found")
+
+
+def _tree_with(project, name, change):
+    """A copy of the synthetic folder tree under ``project/name``, with ``change`` applied to its root."""
+    root = write_tree(project / name, count=20, contempt=0)
+    change(root)
+    return root
+
+
+FOLDER_CASES = [
+    ("no_validation", lambda root: (root / "test").rename(root / "PrivateTest"),
+     "{root}: no validation split (found PrivateTest/, train/), expected a test/, val/, validation/ or PublicTest/ "
+     "folder beside train/, holding one folder per class"),
+    ("unknown_class", lambda root: (root / "train" / "happy").rename(root / "train" / "Hapy"),
+     "{root}/train/Hapy: class folder 'Hapy' matches no class, expected one of angry, anger, "),
+    ("unreadable", lambda root: (root / "train" / "ANGRY" / "Training_notes.jpg").write_text("epoch 3\n"),
+     "{root}/train/ANGRY/Training_notes.jpg: not an image Pillow can read, expected an image file (PNG, JPEG, BMP, ...)"),
+]
+
+
+@pytest.mark.parametrize("name,change,expected", FOLDER_CASES, ids=[case[0] for case in FOLDER_CASES])
+def test_a_bad_image_folder(project, site, name, change, expected):
+    root = _tree_with(project, name, change)
+    line = _fails_cleanly(project, site, ["--data", str(root)], expected.format(root=root))
+    if name == "unknown_class":
+        assert line.endswith('class_folders = { "Hapy" = "happy" }')
+
+
+def test_both_a_csv_and_a_folder(project, site, tmp_path):
+    config = tmp_path / "pyproject.toml"
+    config.write_text(f'[tool.generator.data]\ncsv = "{project / "faces.csv"}"\nfolder = "fer2013"\n')
+    line = _fails_cleanly(project, site, ["--config", str(config)], "")
+    assert line == (f"error: {config} [tool.generator].data: both csv = '{project / 'faces.csv'}' and folder = "
+                    "'fer2013' are set, expected one of them: a FER2013-format CSV or an image folder")

@@ -132,3 +132,39 @@ def test_fast_path_hands_over_quoted_line_breaks_and_4_digit_pixels(tmp_path):
     assert _load_fast(path) is None and _load_exactly(path).images.shape == (1, 48, 48)
     path = write_rows(tmp_path / "z.csv", "label,feature", [f"0,0255 {' '.join(pixels[1:])}"])
     assert _load_fast(path) is None and load_csv(path).images[0, 0, 0] == 255  # int("0255") is 255 for both
+
+
+HEADER_ORDERS = [("emotion", "pixels", "Usage"), ("emotion", "Usage", "pixels"), ("pixels", "emotion", "Usage"),
+                 ("pixels", "Usage", "emotion"), ("Usage", "emotion", "pixels"), ("Usage", "pixels", "emotion"),
+                 ("pixels", "emotion"), ("feature", "label")]
+
+
+@pytest.mark.parametrize("names", HEADER_ORDERS, ids=[",".join(n) for n in HEADER_ORDERS])
+@pytest.mark.parametrize("spaces", ["", " "], ids=["tight", "spaced"])
+def test_the_columns_load_in_any_order_with_spaces_around_the_names(tmp_path, names, spaces):
+    """icml_face_data.csv's ``emotion, Usage, pixels`` among them; fast and exact parsers agree, and both give
+    the rows' own values."""
+    usages = ["Training", "PublicTest", "PrivateTest"]
+    fields = {"emotion": lambda k: str(k + 2), "label": lambda k: str(k + 2), "Usage": lambda k: usages[k],
+              "pixels": pixel_string, "feature": pixel_string}
+    header = ("," + spaces).join(names)
+    path = write_rows(tmp_path / "any.csv", header, [",".join(fields[n](k) for n in names) for k in range(3)])
+    fast, exact = _load_fast(path), _load_exactly(path)
+    assert fast is not None, "the fast path handed a plain file to the slow parser"
+    expected = np.array([pixel_string(k).split() for k in range(3)], dtype=np.uint8).reshape(3, 48, 48)
+    for data in (fast, exact):
+        assert np.array_equal(data.images, expected) and data.labels.tolist() == [2, 3, 4]
+        assert data.usage.tolist() == (usages if "Usage" in names else ["", "", ""])
+    assert fast.usage.dtype == exact.usage.dtype
+
+
+def test_row_errors_still_name_the_line_in_a_reordered_file(tmp_path):
+    path = write_rows(tmp_path / "icml.csv", "emotion, Usage, pixels",
+                      [f"0,Training,{GOOD}", f"1,PublicTest,{GOOD}", f"9,Training,{GOOD}"])
+    with pytest.raises(InputError) as error:
+        load_csv(path)
+    assert str(error.value) == f"{path}:4: label 9 is out of range, expected 0-6"
+    path = write_rows(tmp_path / "icml2.csv", " emotion , Usage , pixels ", [f"0,Testing,{GOOD}"])
+    with pytest.raises(InputError) as error:
+        load_csv(path)
+    assert str(error.value) == f"{path}:2: Usage 'Testing' is not one of Training, PublicTest, PrivateTest"
