@@ -216,3 +216,13 @@ def test_both_a_csv_and_a_folder(project, site, tmp_path):
     line = _fails_cleanly(project, site, ["--config", str(config)], "")
     assert line == (f"error: {config} [tool.generator].data: both csv = '{project / 'faces.csv'}' and folder = "
                     "'fer2013' are set, expected one of them: a FER2013-format CSV or an image folder")
+
+
+def test_a_folder_says_what_was_resized_and_left_out_before_any_check_fails(project, site):
+    """One line each on stdout, right after the data loads (a bad layer name then stops the build)."""
+    root = write_tree(project / "printed", count=20, contempt=2)
+    result = run_cli(project, "build", "--out", str(site), "--data", str(root), "--set", "filters.layer=features.9")
+    assert result.returncode == 2 and result.stderr.startswith("error: --set filters.layer = 'features.9'")
+    assert result.stdout.splitlines()[:2] == [
+        "  printed: 8 of 20 images resized to 48x48 (converted to gray, then resized by area)",
+        "  printed: left out 2 images of contempt/, not one of the 7 FER2013 classes"]

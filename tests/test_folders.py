@@ -163,7 +163,16 @@ def test_a_folder_builds_the_report_of_a_csv_of_the_same_images(tmp_path, tree):
         assert folder_site[figure][0] == csv_site[figure][0], figure
     folder_record = Store(folder_project, folder_project / "site_src").record().context
     csv_record = Store(csv_project, csv_project / "site_src").record().context
-    assert folder_record["q3"] == csv_record["q3"]  # the confusion matrix and every LIME number
+    for question in ("q1", "q3", "q4"):  # every number; the faces named by their paths, not their rows
+        ours, theirs = dict(folder_record[question]), dict(csv_record[question])
+        per_class = {key for key, value in ours.items() if isinstance(value, list) and value
+                     and isinstance(value[0], dict) and "file" in value[0]}
+        assert per_class, question
+        for key in per_class:
+            assert [item.pop("file") for item in map(dict, ours[key])] == [paths[item["row"]] for item in ours[key]]
+            assert [{k: v for k, v in item.items() if k != "file"} for item in ours.pop(key)] == [
+                {k: v for k, v in item.items() if k != "file"} for item in theirs.pop(key)]
+        assert ours == theirs, question
     for ours, theirs in zip(folder_record["imageset"]["faces"], csv_record["imageset"]["faces"]):
         assert ours["row"] == theirs["row"] and ours["probability"] == theirs["probability"]
         assert ours["file"] == paths[ours["row"]] and theirs["file"] is None
@@ -180,6 +189,9 @@ def test_a_folder_builds_the_report_of_a_csv_of_the_same_images(tmp_path, tree):
         folder_project / "site_src" / "q2.en.md").read_text()
     assert f"因此使用影像集的第一張臉，影像 `{first}`。" in (folder_project / "site_src" / "q2.md").read_text()
     assert "rows, of which" in (csv_project / "site_src" / "index.en.md").read_text()
+    q1 = next(item for item in folder_record["q1"]["per_class"] if item["row"] == folder_record["imageset"]["faces"][0]["row"])
+    assert f"<figcaption>{q1['file']}, P(" in (folder_project / "site_src" / "q1.en.md").read_text()
+    assert f"<figcaption>影像 {q1['file']}，P(" in (folder_project / "site_src" / "q1.md").read_text()
 
 
 DEMO_NOTES = {  # (model bundled, data synthetic) -> the line each language's note starts with
@@ -208,3 +220,14 @@ def test_the_demo_note_says_which_part_is_the_demo_s(tiny_project):
         assert '!!! note "Demo report"\n' + DEMO_NOTES[bundled, synthetic][0] in en
         assert '!!! note "示範報告"\n' + DEMO_NOTES[bundled, synthetic][1] in zh
         assert en.count("Demo report") == 1 and zh.count("示範報告") == 1
+
+
+def test_a_changed_image_makes_the_next_build_a_full_one(tmp_path):
+    """The record of the last build holds the folder's content hash: the quick rebuild checks it."""
+    from generator.store import Record
+    root = write_tree(tmp_path / "t", count=20, contempt=0)
+    record = Record("key", "code", {str(root): load_folder(root).sha256}, {}, {})
+    assert record.inputs_unchanged()
+    image = next(root.glob("train/*/*.png"))
+    image.write_bytes(image.read_bytes() + b"\0")  # the same pixels, other bytes
+    assert not record.inputs_unchanged()
