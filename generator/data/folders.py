@@ -114,7 +114,7 @@ def list_images(root: Path, mapping: dict) -> tuple[list[tuple[str, int, str]], 
     return items, left_out
 
 
-def _to_face(data: bytes, where: Path) -> tuple[np.ndarray, bool]:
+def _to_face(data: bytes, where: str) -> tuple[np.ndarray, bool]:
     """The image as a 48x48 uint8 gray face, and whether it had to be resized."""
     from PIL import Image, UnidentifiedImageError
     try:
@@ -152,12 +152,13 @@ def _read_all(root: Path, items: list, decode: bool):
     def block(indices: range) -> InputError | None:
         for k in indices:
             relative, label, _ = items[k]
-            with open(os.path.join(root, relative), "rb") as handle:
+            path = os.path.join(root, relative)  # a string: pathlib costs more than small images' decoding
+            with open(path, "rb") as handle:
                 data = handle.read()
             digests[k] = hashlib.sha256(data).digest()
             if decode and label >= 0:
                 try:
-                    images[k], resized[k] = _to_face(data, root / relative)
+                    images[k], resized[k] = _to_face(data, path)
                 except InputError as error:
                     return error
         return None
