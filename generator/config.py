@@ -61,7 +61,8 @@ class ModelSettings:
 class DataSettings:
     csv: str = ""  # empty (and no folder): the bundled synthetic faces
     folder: str = ""  # an image folder, <split>/<class>/<image> (generator/data/folders.py); not with csv
-    class_folders: dict = field(default_factory=dict)  # unusual class folder name -> class, e.g. {Surprirse = "surprise"}
+    # unusual class folder names -> a class, e.g. {Surprirse = "surprise"} (generator/data/spellings.py)
+    class_folders: dict = field(default_factory=dict)
     validation_fraction: float = _between(0.0, 1.0, 0.1, open_ends=True)  # used when the file has no PublicTest rows
     synthetic_seed: int = 0
     synthetic_count: int = _at_least(70, 8400)
@@ -83,7 +84,8 @@ class FilterSettings:
     l2: float = _at_least(0.0, 0.01)  # pulls pixels toward mid-gray, so patterns stay local
     tv: float = _at_least(0.0, 0.05)  # total variation, against pixel-level noise
     jitter: int = _at_least(0, 1)  # random shift of up to this many pixels each step, against high-frequency artefacts
-    image_row: int | str = 6987  # (or an image folder's relative path) the image whose feature maps are shown; if the data has no such row, the first face
+    # the image whose feature maps are shown (a row, or an image folder's path); without such a row, the first face
+    image_row: int | str = 6987
     top: int = _at_least(1, 8)  # filters shown side by side with their outputs
 
 

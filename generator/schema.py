@@ -16,7 +16,8 @@ from generator.errors import InputError
 def _expected(hint) -> str:
     origin = get_origin(hint)
     if origin is list:
-        return f"a list of {' or '.join(getattr(t, '__name__', str(t)) for t in get_args(get_args(hint)[0]) or get_args(hint))}"
+        items = get_args(get_args(hint)[0]) or get_args(hint)  # list[int | str] or list[int]
+        return f"a list of {' or '.join(getattr(t, '__name__', str(t)) for t in items)}"
     if origin is types.UnionType:
         return " or ".join(_expected(t) for t in get_args(hint))
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a table"}.get(

@@ -172,7 +172,7 @@ def test_a_folder_builds_the_report_of_a_csv_of_the_same_images(tmp_path, tree):
             assert [item.pop("file") for item in map(dict, ours[key])] == [paths[item["row"]] for item in ours[key]]
             assert [{k: v for k, v in item.items() if k != "file"} for item in ours.pop(key)] == [
                 {k: v for k, v in item.items() if k != "file"} for item in theirs.pop(key)]
-        assert ours == theirs, question
+        assert repr(ours) == repr(theirs), question  # repr: NaN (a class without faces) equals itself
     for ours, theirs in zip(folder_record["imageset"]["faces"], csv_record["imageset"]["faces"]):
         assert ours["row"] == theirs["row"] and ours["probability"] == theirs["probability"]
         assert ours["file"] == paths[ours["row"]] and theirs["file"] is None

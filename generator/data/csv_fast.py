@@ -173,7 +173,8 @@ def parse_rows(buffer, start: int, usage_words: tuple[str, ...] | None, order: t
     bounds = np.linspace(0, len(starts) - 1, THREADS + 1).astype(int)
     blocks = [slice(first, stop) for first, stop in zip(bounds[:-1], bounds[1:]) if stop > first]
     with ThreadPoolExecutor(max(1, len(blocks))) as pool:
-        done = list(pool.map(lambda rows: _parse_rows(buf, starts[rows], codes, words, lengths, images[rows], labels[rows],
+        done = list(pool.map(lambda rows: _parse_rows(buf, starts[rows], codes, words, lengths, images[rows],
+                                                      labels[rows],
                                                       usage[rows]), blocks))
     return (images, labels, usage) if all(done) else None
 

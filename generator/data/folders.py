@@ -108,7 +108,8 @@ def list_images(root: Path, mapping: dict) -> tuple[list[tuple[str, int, str]], 
                 left_out[folder.name] = left_out.get(folder.name, 0) + len(files)
             items.extend((path, -1 if label is None else label, usage) for path in files)
     if not any(usage == "PublicTest" and label >= 0 for _, label, usage in items):
-        raise InputError(f"{root}: the validation split ({', '.join(s.name + '/' for s in splits if SPLITS[s.name.lower()] == 'PublicTest')}) "
+        held = ", ".join(s.name + "/" for s in splits if SPLITS[s.name.lower()] == "PublicTest")
+        raise InputError(f"{root}: the validation split ({held}) "
                          "holds no image of the 7 classes, expected one folder per class holding the images")
     items.sort(key=lambda item: item[0])
     return items, left_out

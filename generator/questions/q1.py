@@ -119,7 +119,8 @@ def figures(inputs: StageInputs, result: Q1Result) -> dict[str, bytes]:
 def context(inputs: StageInputs, result: Q1Result) -> dict:
     rows, probabilities = inputs.rows, inputs.images.probabilities
     per_class = [{"cls": c, "figure": figure_path(c), "methods_figure": methods_path(c), "row": int(rows[k]),
-                  "file": inputs.data.name_of(rows[k]), "probability": float(probabilities[k]), "share": mass.share, "area": mass.area, "top": mass.top,
+                  "file": inputs.data.name_of(rows[k]), "probability": float(probabilities[k]), "share": mass.share,
+                  "area": mass.area, "top": mass.top,
                   "lift": mass.lift(mass.top), "method_tops": {m: result.method_tops[m][k] for m in GRADIENT_METHODS}}
                  for k, (c, mass) in enumerate(zip(inputs.targets.tolist(), result.masses))]
     by_region: dict[str, list[int]] = {}

@@ -82,7 +82,8 @@ def context(inputs: StageInputs, result: Q3Result) -> dict:
     for k, (c, explanation) in enumerate(zip(inputs.targets.tolist(), result.explanations)):
         positive, negative = explanation.masks(settings.features)
         per_class.append({
-            "cls": c, "figure": figure_path(c), "row": int(rows[k]), "file": inputs.data.name_of(rows[k]), "segments": int(explanation.segments.max() + 1),
+            "cls": c, "figure": figure_path(c), "row": int(rows[k]), "file": inputs.data.name_of(rows[k]),
+            "segments": int(explanation.segments.max() + 1),
             "score": explanation.score, "local_pred": explanation.local_pred, "probability": explanation.probability,
             "positive_share": float(positive.mean()), "negative_share": float(negative.mean()),
             "region": result.positive_regions[k], "accuracy": float(accuracy[c]),

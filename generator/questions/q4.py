@@ -73,7 +73,8 @@ def context(inputs: StageInputs, result: Q4Result) -> dict:
     per_class = []
     for k, (c, r) in enumerate(zip(inputs.targets.tolist(), result.occlusions)):
         per_class.append({
-            "cls": c, "figure": figure_path(c), "row": int(rows[k]), "file": inputs.data.name_of(rows[k]), "baseline": r.baseline,
+            "cls": c, "figure": figure_path(c), "row": int(rows[k]), "file": inputs.data.name_of(rows[k]),
+            "baseline": r.baseline,
             "lowest_probability": float(r.heatmap.min()), "highest_probability": float(r.heatmap.max()),
             "lowest": r.lowest, "lowest_part": result.lowest_parts[k],
             "kept": float(r.heatmap.min()) / r.baseline if r.baseline > 0 else 1.0,
