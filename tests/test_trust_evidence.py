@@ -131,7 +131,7 @@ def toy_result(inputs):
                   "gradcam": {"deletion": flat_curves(base + 0.05), "insertion": random["insertion"]}}
     report = {"random": {k: flat_curves(np.full(7, 0.3)) for k in trust.CURVE_KEYS},
               "lime": {k: flat_curves(np.full(7, 0.3)) for k in trust.CURVE_KEYS}}
-    final = {m: (np.full(n, 0.9), np.full(n, 0.5)) for m in trust.EVALUATED}
+    final = {m: (np.full(n, 0.9), np.full(n, 0.5)) for m in trust.evaluated(inputs.settings)}
     final["saliency"] = (rng.uniform(0.0, 0.2, n), np.full(n, 0.1))
     final["smoothgrad"] = (0.5 + rng.normal(0, 0.2, n), np.full(n, 0.1))
     stabilities = [SimpleNamespace(jaccard=j, spearman=s) for j, s in zip(np.linspace(0.3, 0.6, 7),

@@ -9,7 +9,8 @@ import numpy as np
 from generator.config import Settings
 from generator.data.synth import PART_ID
 from generator.estimate import Cost
-from generator.explain.occlusion import OcclusionResult, box_bounds, occlusion
+from generator.explain import methods
+from generator.explain.occlusion import OcclusionResult, box_bounds
 from generator.explain.regions import PARTS_OF_FACE
 from generator.figures.explanations import occlusion_figure
 from generator.questions import q1
@@ -25,14 +26,11 @@ class Q4Result:
     lowest_parts: list  # per class: the face part the lowest-probability box covers the largest share of
 
 
-def positions(stride: int, size: int = 48) -> int:
-    """Box positions on one face: every ``stride``-th pixel from 0, in both directions."""
-    return len(range(0, size, stride)) ** 2
-
-
 def cost(settings: Settings, faces: int, model) -> Cost:
-    """Per face one occlusion run over every box position, and a figure of 3 panels."""
-    return Cost(occlusion_runs=faces, occlusion_positions=faces * positions(settings.occlusion.stride),
+    """Per face occlusion's passes as it declares them (one run over every box position), and a figure of 3
+    panels."""
+    p = methods.method("occlusion").passes(settings)
+    return Cost(occlusion_runs=faces * p.occlusion_runs, occlusion_positions=faces * p.occlusion_positions,
                 panels=3 * faces)
 
 
@@ -42,8 +40,8 @@ def analyse(inputs: StageInputs) -> Q4Result:
     settings = inputs.settings.occlusion
     results, lowest_parts = [], []
     for face, target, part_map in zip(inputs.faces, inputs.targets, inputs.parts):
-        result = occlusion(inputs.model, face / 255.0, int(target), box=settings.box, stride=settings.stride,
-                           fill=settings.fill, batched_model=inputs.fast)
+        result = methods.method("occlusion").run(inputs.model, face / 255.0, int(target), inputs.settings,
+                                                 batched_model=inputs.fast)
         results.append(result)
         lowest_parts.append(covered_part(part_map, result.lowest, settings.box))
     return Q4Result(results, lowest_parts)
@@ -84,6 +82,6 @@ def context(inputs: StageInputs, result: Q4Result) -> dict:
     robust = max(per_class, key=lambda item: (item["kept"], -item["cls"]))
     # Why occlusion has no class average (question 1 has them): it would repeat this stage faces_per_class times.
     absent = {"per_class": inputs.settings.trust.faces_per_class,
-              "gradient_passes": q1.gradient_passes(inputs.settings.attribution)}
+              "gradient_passes": q1.gradient_passes(inputs.settings)}
     return {"per_class": per_class, "settings": settings, "strongest": strongest, "robust": robust,
             "positions": int(result.occlusions[0].heatmap.size), "no_average": absent}
