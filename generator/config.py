@@ -107,6 +107,13 @@ class AttributionSettings:
     ig_baseline: str = _choice("black", "mean", "gray", default="black")  # mean: the face's own mean gray
     ig_steps: int = _at_least(1, 50)
     gradcam_layer: str = ""  # a Conv2d name; empty: the ReLU after the last Conv2d (rectified feature maps)
+    # Question 1's methods: gradient methods of the registry (generator/explain/methods/), saliency among them
+    methods: list[str] = field(default_factory=lambda: ["saliency", "smoothgrad", "integrated_gradients", "gradcam"])
+
+
+@dataclass(frozen=True)
+class Q4Settings:
+    method: str = "occlusion"  # question 4 answers with any registered method (generator/explain/methods/)
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,7 @@ class Settings:
     occlusion: OcclusionSettings = field(default_factory=OcclusionSettings)
     attribution: AttributionSettings = field(default_factory=AttributionSettings)
     trust: TrustSettings = field(default_factory=TrustSettings)
+    q4: Q4Settings = field(default_factory=Q4Settings)
     root: Path = field(default=Path("."), metadata={"internal": True})  # where relative paths start
     source: str = field(default="pyproject.toml", metadata={"internal": True})  # the settings file, for messages
     cli: dict = field(default_factory=dict, metadata={"internal": True})  # dotted key -> the flag that set it

@@ -36,7 +36,7 @@ class Q1Result:
 
 def shown(settings: Settings) -> tuple[str, ...]:
     """The methods question 1 shows, in the registry's order."""
-    return methods.of_kind(methods.GRADIENT)
+    return tuple(methods.ordered(settings.attribution.methods))
 
 
 def methods_for(model: torch.nn.Module, settings: Settings, seed) -> tuple[dict, str]:

@@ -35,7 +35,7 @@ from generator.questions import q1, q3
 from generator.stages import StageInputs
 
 TITLE = ""
-READS = ("trust", *registry.SECTIONS)  # its own, and those of the methods it scores
+READS = ("trust", "q4", *registry.SECTIONS)  # its own, and those of the methods it scores
 FIGURES = {"curves": "figures/trust/deletion_insertion.png", "lime_std": "figures/trust/lime_std.png"}
 CURVE_KEYS = ("deletion", "insertion")
 HIGHER_IS_BETTER = {"deletion": False, "insertion": True}
@@ -43,9 +43,8 @@ VERDICTS = (BETTER, WORSE, UNCLEAR)
 
 
 def shown(settings: Settings) -> list[str]:
-    """Every method the report shows, in the registry's order: question 1's, LIME (question 3), occlusion
-    (question 4)."""
-    return registry.ordered([*q1.shown(settings), "lime", "occlusion"])
+    """Every method the report shows, in the registry's order: question 1's, LIME (question 3) and question 4's."""
+    return registry.ordered([*q1.shown(settings), "lime", settings.q4.method])
 
 
 def evaluated(settings: Settings) -> list[str]:
