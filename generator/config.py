@@ -108,7 +108,8 @@ class AttributionSettings:
     ig_steps: int = _at_least(1, 50)
     gradcam_layer: str = ""  # a Conv2d name; empty: the ReLU after the last Conv2d (rectified feature maps)
     # Question 1's methods: gradient methods of the registry (generator/explain/methods/), saliency among them
-    methods: list[str] = field(default_factory=lambda: ["saliency", "smoothgrad", "integrated_gradients", "gradcam"])
+    methods: list[str] = field(default_factory=lambda: ["saliency", "smoothgrad", "integrated_gradients", "gradcam",
+                                                        "guided_backprop", "guided_gradcam"])
 
 
 @dataclass(frozen=True)

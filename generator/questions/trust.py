@@ -252,6 +252,7 @@ def context(inputs: StageInputs, result: TrustResult) -> dict:
         "occlusion_stride": inputs.settings.trust.sanity_occlusion_stride,
         "q4_stride": inputs.settings.occlusion.stride,
         "tables": _class_tables(rows, numbers),
+        "seeded": [NAMES[m] for m in shown(inputs.settings) if registry.method(m).seeded],
     }
 
 

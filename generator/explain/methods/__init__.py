@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from generator.explain.methods.base import GRADIENT, PERTURBATION, SURROGATE, Method, Passes
 from generator.explain.methods.gradcam import GradCAM
+from generator.explain.methods.guided_backprop import GuidedBackprop
+from generator.explain.methods.guided_gradcam import GuidedGradCAM
 from generator.explain.methods.integrated_gradients import IntegratedGradients
 from generator.explain.methods.lime import Lime
 from generator.explain.methods.occlusion import Occlusion
@@ -20,6 +22,8 @@ REGISTRY: dict[str, Method] = {m.key: m for m in (
     SmoothGrad(),
     IntegratedGradients(),
     GradCAM(),
+    GuidedBackprop(),
+    GuidedGradCAM(),
     Lime(),
     Occlusion(),
 )}

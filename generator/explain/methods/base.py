@@ -40,6 +40,7 @@ class Method:
     # The trust page scores most methods on the evaluation set; a method that costs a second or more per face
     # (LIME) only on the report faces, and it is then left out of the randomisation check
     report_faces_only: bool = False
+    seeded: bool = False  # draws random numbers, from the build's seed (the reproducibility page names it)
 
     def passes(self, settings) -> Passes:
         raise NotImplementedError

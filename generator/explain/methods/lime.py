@@ -10,6 +10,7 @@ from generator.explain.methods.base import SURROGATE, Method, Passes
 
 class Lime(Method):
     key, name, kind, section = "lime", "LIME", SURROGATE, "lime"
+    seeded = True
     report_faces_only = True
 
     def passes(self, settings) -> Passes:

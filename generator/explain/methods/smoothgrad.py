@@ -7,6 +7,7 @@ from generator.explain.methods.base import GRADIENT, Method, Passes
 
 class SmoothGrad(Method):
     key, name, kind, section = "smoothgrad", "SmoothGrad", GRADIENT, "attribution"
+    seeded = True
 
     def passes(self, settings) -> Passes:
         return Passes(gradient=settings.attribution.smoothgrad_samples)
