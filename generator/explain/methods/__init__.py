@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from generator.explain.methods.base import GRADIENT, PERTURBATION, SURROGATE, Method, Passes
 from generator.explain.methods.gradcam import GradCAM
+from generator.explain.methods.gradcam_plus_plus import GradCAMPlusPlus
 from generator.explain.methods.guided_backprop import GuidedBackprop
 from generator.explain.methods.guided_gradcam import GuidedGradCAM
 from generator.explain.methods.integrated_gradients import IntegratedGradients
@@ -24,6 +25,7 @@ REGISTRY: dict[str, Method] = {m.key: m for m in (
     GradCAM(),
     GuidedBackprop(),
     GuidedGradCAM(),
+    GradCAMPlusPlus(),
     Lime(),
     Occlusion(),
 )}
