@@ -15,6 +15,7 @@ from generator.explain.methods.guided_gradcam import GuidedGradCAM
 from generator.explain.methods.integrated_gradients import IntegratedGradients
 from generator.explain.methods.lime import Lime
 from generator.explain.methods.occlusion import Occlusion
+from generator.explain.methods.rise import Rise
 from generator.explain.methods.saliency import Saliency
 from generator.explain.methods.smoothgrad import SmoothGrad
 
@@ -28,6 +29,7 @@ REGISTRY: dict[str, Method] = {m.key: m for m in (
     GradCAMPlusPlus(),
     Lime(),
     Occlusion(),
+    Rise(),
 )}
 NAMES = {key: m.name for key, m in REGISTRY.items()}
 SECTIONS = tuple(dict.fromkeys(m.section for m in REGISTRY.values()))  # the settings sections the methods read
