@@ -27,7 +27,7 @@ CUTS = (
     ("trust", "sanity_occlusion_stride", 12),   # occlusion on a coarser grid in the randomisation check
     ("filters", "steps", 50),                   # question 2's ascent stops halfway
 )
-MIN_SAVING = 0.1  # a cut that saves less than this share of the time is not worth a coarser report
+MIN_SAVING = 0.25  # a cut that saves less than a quarter of the build is not worth a coarser report
 
 
 @dataclass(frozen=True)
