@@ -55,7 +55,7 @@ def test_attribute_returns_maps_in_unit_range_and_leaves_faces_alone(key):
 
 def _description(language: str, key: str) -> str:
     module = environment(ROOT / "templates").get_template(f"{language}/_methods.md.j2").module
-    return str(module.description(key, {"gradcam_layer": "features.5"})).strip()
+    return str(module.description(key, {"gradcam_layer": "features.5", "ig_baseline": "black"})).strip()
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -103,3 +103,14 @@ def test_total_passes_adds_the_declared_passes():
     a = QUICK.attribution
     assert methods.total_passes(keys, QUICK).gradient == 1 + a.smoothgrad_samples + a.ig_steps + 1
     assert methods.ordered(["occlusion", "saliency"]) == ["saliency", "occlusion"]
+
+
+@pytest.mark.parametrize("baseline, en, zh", [("black", "from a black face", "從全黑人臉"),
+                                              ("gray", "from a mid-gray face", "從中灰色人臉"),
+                                              ("mean", "from a face of its own mean gray", "從以該臉平均灰度")])
+def test_the_integrated_gradients_sentence_follows_the_baseline(baseline, en, zh):
+    module = {lang: environment(ROOT / "templates").get_template(f"{lang}/_methods.md.j2").module
+              for lang in LANGUAGES}
+    q1 = {"gradcam_layer": "features.5", "ig_baseline": baseline}
+    assert en in str(module["en"].description("integrated_gradients", q1)).replace("\n", " ")
+    assert zh in str(module["zh-TW"].description("integrated_gradients", q1))

@@ -39,7 +39,7 @@ def test_every_registered_method_is_a_valid_choice_for_question_4():
 
 def test_question_4_answers_with_the_chosen_method_in_both_languages(tiny_project):
     settings = load_settings(tiny_project / "pyproject.toml", {"q4.method": CHOICE, "attribution.methods": [
-        "saliency", "gradcam"]})
+        "saliency", "integrated_gradients", "gradcam"], "attribution.ig_baseline": "gray"})
     build(settings, ROOT / "templates")
     site = tiny_project / "site_src"
     zh, en = (site / "q4.md").read_text(), (site / "q4.en.md").read_text()
@@ -52,8 +52,11 @@ def test_question_4_answers_with_the_chosen_method_in_both_languages(tiny_projec
         assert not (site / f"figures/q4/occlusion_{c}.png").exists()
     # question 1 shows only the methods asked for; the trust page scores every method the report shows, only those
     q1 = (site / "q1.en.md").read_text()
-    assert "## Two gradient methods side by side" in q1 and "SmoothGrad" not in q1
+    assert "## Three gradient methods side by side" in q1 and "SmoothGrad" not in q1
+    # the baseline sentence follows attribution.ig_baseline, in both languages
+    assert "straight path from a mid-gray face" in q1 and "black face" not in q1
+    assert "從中灰色人臉到原圖" in (site / "q1.md").read_text()
     trust = (site / "trust.en.md").read_text()
-    assert "Grad-CAM" in trust and "LIME" in trust and "Integrated Gradients" not in trust
+    assert "Grad-CAM" in trust and "LIME" in trust and "SmoothGrad" not in trust
     assert (site / "figures/trust/sanity_gradcam.png").is_file()
     assert not (site / "figures/trust/sanity_occlusion.png").exists()

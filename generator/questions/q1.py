@@ -137,7 +137,7 @@ def context(inputs: StageInputs, result: Q1Result) -> dict:
     return {"per_class": per_class, "regions": REGIONS, "top_counts": top_counts, "decisive": decisive,
             "parts_source": result.parts_source, "template": TEMPLATE,
             "method_names": {m: methods.NAMES[m] for m in keys},
-            "gradcam_layer": result.gradcam_layer,
+            "gradcam_layer": result.gradcam_layer, "ig_baseline": inputs.settings.attribution.ig_baseline,
             **average_context(result, inputs.settings.trust.faces_per_class, keys), "seed": inputs.settings.seed}
 
 
