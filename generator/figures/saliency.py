@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.explain.saliency import normalise
+from generator.scaling import normalise
 from generator.figures.common import HEAT_CMAP, new_figure, overlay, png_bytes, show_map
 
 
