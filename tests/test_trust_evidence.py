@@ -127,7 +127,8 @@ def toy_result(inputs):
                   "saliency": {"deletion": flat_curves(base - 0.05), "insertion": flat_curves(base + 0.15)},
                   "smoothgrad": {"deletion": flat_curves(base + noise - noise.mean()),
                                  "insertion": flat_curves(base + 0.1 + noise - noise.mean())},
-                  "integrated_gradients": random, "occlusion": random,
+                  "integrated_gradients": random, "occlusion": random, "guided_backprop": random,
+                  "guided_gradcam": random,
                   "gradcam": {"deletion": flat_curves(base + 0.05), "insertion": random["insertion"]}}
     report = {"random": {k: flat_curves(np.full(7, 0.3)) for k in trust.CURVE_KEYS},
               "lime": {k: flat_curves(np.full(7, 0.3)) for k in trust.CURVE_KEYS}}

@@ -115,7 +115,8 @@ def context(inputs: StageInputs, result: Q4Result) -> dict:
     # Why occlusion has no class average (question 1 has them): it would repeat this stage faces_per_class times.
     absent = {"per_class": inputs.settings.trust.faces_per_class,
               "gradient_passes": q1.gradient_passes(inputs.settings)}
-    return {"method": "occlusion", "name": methods.NAMES["occlusion"], "per_class": per_class, "settings": settings,
+    return {"method": "occlusion", "name": methods.NAMES["occlusion"], "has_cut": False, "per_class": per_class,
+            "settings": settings,
             "strongest": strongest, "robust": robust, "positions": int(result.occlusions[0].heatmap.size),
             "no_average": absent}
 
