@@ -120,7 +120,7 @@ class Q4Settings:
 @dataclass(frozen=True)
 class TrustSettings:
     lime_seeds: int = _at_least(2, 10)  # LIME runs per face for the stability scores
-    # The deletion/insertion reference: random pixel orders averaged per face. Two suffice now that the reference is
+    # The deletion/insertion reference: random pixel orders averaged per face. Two suffice because the reference is
     # compared face by face over the evaluation set, whose interval carries the rest of its noise.
     random_orders: int = _at_least(1, 2)
     # Deletion/insertion: pixels removed or restored per step. 144 gives 16 steps: the curves of every evaluation

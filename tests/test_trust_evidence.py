@@ -1,4 +1,4 @@
-"""The trust page as evidence (issue 12): the evaluation set, the paired comparison on the same faces, and the
+"""The trust page as evidence: the evaluation set, the paired comparison on the same faces, and the
 verdicts the trust stage hands to the pages, in both languages."""
 from types import SimpleNamespace
 

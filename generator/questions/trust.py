@@ -1,7 +1,7 @@
 """The trust page: how far each explanation can be trusted, measured, for every method of the report. A stage (see
 generator/stages.py) that reads the results of question 3 (LIME).
 
-Every number is a mean over faces with its 95% interval and n (issue 12). The methods that fit the cost run on the
+Every number is a mean over faces with its 95% interval and n. The methods that fit the cost run on the
 evaluation set (generator/evaluation.py: many correctly classified validation faces per class): question 1's four
 gradient methods and occlusion, on a coarser grid. LIME costs a second or more per face, so its deletion, insertion
 and stability stay on the seven report faces, and the page gives its n. Verdicts come from paired comparisons on the
