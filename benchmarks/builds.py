@@ -7,12 +7,12 @@
 - nothing changed: one more rebuild (no file of site_src may be rewritten);
 - with --full-csv: a cold build on a 35,887-row FER2013-format CSV, with its peak memory (resident set size);
 - with --against DIR (a checkout of another commit, e.g. `git worktree add ../before HEAD~1`): a cold demo build
-  by that checkout's code in the same run, each stage's time beside this code's, and the ratio of the two (issue 12
+  by that checkout's code in the same run, each stage's time beside this code's, and the ratio of the two (the target
   allows this code's cold build at most 1.5 times the previous commit's).
 
-Each row gives the wall time, the target from issue 5, and what the build printed about the cache and the files.
+Each row gives the wall time, the target it is held to, and what the build printed about the cache and the files.
 Then, for the cold demo build, the estimate it said before its stages ran against each stage's measured time
-(build-timings.json), and their ratio: issue 11 asks for the estimate within a factor of 2 of each stage.
+(build-timings.json), and their ratio.
 """
 from __future__ import annotations
 

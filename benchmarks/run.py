@@ -6,7 +6,7 @@
 Prints a table: stage, model, reference, reference seconds, ours seconds, ratio (reference / ours), whether
 the outputs agree, and the roofline: each side's achieved GFLOP/s as a share of the peak measured at the start of
 the same run (benchmarks/roofline.py). References run at their own best batch size, measured here first. Then the
-CSV parse against pandas and whole builds (benchmarks/builds.py), and a summary against issue 5's targets.
+CSV parse against pandas and whole builds (benchmarks/builds.py), and a summary against the targets.
 
     --only forward|keras|occlusion|lime|ascent|csv|builds   runs one part
 """

@@ -112,12 +112,20 @@ class AttributionSettings:
     ig_baseline: str = _choice("black", "mean", "gray", default="black")  # mean: the face's own mean gray
     ig_steps: int = _at_least(1, 50)
     gradcam_layer: str = ""  # a Conv2d name; empty: the ReLU after the last Conv2d (rectified feature maps)
+    # Question 1's methods: gradient methods of the registry (generator/explain/methods/), saliency among them
+    methods: list[str] = field(default_factory=lambda: ["saliency", "smoothgrad", "integrated_gradients", "gradcam",
+                                                        "guided_backprop", "guided_gradcam"])
+
+
+@dataclass(frozen=True)
+class Q4Settings:
+    method: str = "occlusion"  # question 4 answers with any registered method (generator/explain/methods/)
 
 
 @dataclass(frozen=True)
 class TrustSettings:
     lime_seeds: int = _at_least(2, 10)  # LIME runs per face for the stability scores
-    # The deletion/insertion reference: random pixel orders averaged per face. Two suffice now that the reference is
+    # The deletion/insertion reference: random pixel orders averaged per face. Two suffice because the reference is
     # compared face by face over the evaluation set, whose interval carries the rest of its noise.
     random_orders: int = _at_least(1, 2)
     # Deletion/insertion: pixels removed or restored per step. 144 gives 16 steps: the curves of every evaluation
@@ -145,6 +153,7 @@ class Settings:
     occlusion: OcclusionSettings = field(default_factory=OcclusionSettings)
     attribution: AttributionSettings = field(default_factory=AttributionSettings)
     trust: TrustSettings = field(default_factory=TrustSettings)
+    q4: Q4Settings = field(default_factory=Q4Settings)
     root: Path = field(default=Path("."), metadata={"internal": True})  # where relative paths start
     source: str = field(default="pyproject.toml", metadata={"internal": True})  # the settings file, for messages
     cli: dict = field(default_factory=dict, metadata={"internal": True})  # dotted key -> the flag that set it

@@ -8,10 +8,12 @@ stage times of a cold demo build.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from typing import Callable, Iterable
 
 from generator.config import Settings
+from generator.costs import Cost, Rates
+from generator.throughput import measure
 from generator.stages import stage_module, stage_title
 
 PREDICTIONS = "validation predictions and image set"  # the step before the stages, as the timing summary names it
@@ -27,38 +29,7 @@ CUTS = (
     ("trust", "sanity_occlusion_stride", 12),   # occlusion on a coarser grid in the randomisation check
     ("filters", "steps", 50),                   # question 2's ascent stops halfway
 )
-MIN_SAVING = 0.1  # a cut that saves less than this share of the time is not worth a coarser report
-
-
-@dataclass(frozen=True)
-class Cost:
-    """The work a stage will do, in the units generator/throughput.py times."""
-    forward: float = 0               # faces through the fast model, forward only (LIME, deletion/insertion)
-    gradient: float = 0              # faces through the eager model and back to the input (question 1, sanity)
-    ascent: float = 0                # question 2's filter-steps: the front of the network, forward and back
-    occlusion_runs: float = 0        # occlusion runs, one per face: each sets up its path and unoccluded face
-    occlusion_positions: float = 0   # box positions, on the path this model takes (incremental or batched)
-    panels: float = 0                # figure panels drawn
-
-    def __add__(self, other: Cost) -> Cost:
-        return Cost(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
-
-    def scaled(self, factor: float) -> Cost:
-        return Cost(**{f.name: getattr(self, f.name) * factor for f in fields(self)})
-
-
-@dataclass(frozen=True)
-class Rates:
-    """Seconds per unit of each field of ``Cost``, measured on this machine with this model."""
-    forward: float
-    gradient: float
-    ascent: float
-    occlusion_runs: float
-    occlusion_positions: float
-    panels: float
-
-    def seconds(self, cost: Cost) -> float:
-        return sum(getattr(cost, f.name) * getattr(self, f.name) for f in fields(Cost))
+MIN_SAVING = 0.25  # a cut that saves less than a quarter of the build is not worth a coarser report
 
 
 def stage_seconds(settings: Settings, model, rates: Rates, stages: Iterable[str], faces: int,
@@ -115,7 +86,6 @@ def announce(settings: Settings, model, fast, pending: list[str], run: list[str]
              progress: Callable[[str], None]) -> dict[str, float]:
     """Measure this machine's speed with the model, then say the estimate of ``pending`` (and of the predictions
     on ``data_faces`` faces) through ``progress``. Returns the estimated seconds of each step."""
-    from generator.throughput import measure
     rates = measure(settings, model, fast)
     seconds = stage_seconds(settings, model, rates, pending, faces, data_faces)
     for line in estimate_lines(seconds, rates, best_cut(settings, model, rates, pending, run, faces, data_faces)):

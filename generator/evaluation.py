@@ -1,5 +1,5 @@
 """The evaluation set of the trust page: enough faces that a trust number is a mean with a confidence interval, not
-an anecdote of the seven report faces (issue 12). It is chosen separately from those seven (and may include them).
+an anecdote of the seven report faces. It is chosen separately from those seven (and may include them).
 Question 1's class averages run on the same faces, and the trust stage scores their maps.
 
 Per class, ``faces_per_class`` validation faces that the model classifies correctly, so that every map explains the

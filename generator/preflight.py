@@ -12,7 +12,25 @@ from generator.inputs import DataInputs
 from generator.site.writer import check_writable
 
 
+def check_methods(settings: Settings) -> None:
+    """``attribution.methods``: gradient methods of the registry, saliency among them (question 1 measures its
+    regions); ``q4.method``: any registered method."""
+    from generator.explain import methods
+    gradient = methods.of_kind(methods.GRADIENT)
+    for key in settings.attribution.methods:
+        if key not in gradient:
+            raise InputError(f"{settings.where('attribution.methods')}: {key!r} is not a gradient method; expected "
+                             f"some of {', '.join(gradient)}")
+    if "saliency" not in settings.attribution.methods:
+        raise InputError(f"{settings.where('attribution.methods')}: expected 'saliency' among the methods "
+                         "(question 1 measures where its mass falls)")
+    if settings.q4.method not in methods.REGISTRY:
+        raise InputError(f"{settings.where('q4.method')} = {settings.q4.method!r}: no such method; expected one of "
+                         f"{', '.join(methods.REGISTRY)}")
+
+
 def check_before_analysis(settings: Settings, model, data: DataInputs) -> None:
+    check_methods(settings)
     check_writable(settings.resolve(settings.site_dir), settings.where("site_dir"))
     find_conv(model, settings.filters.layer, settings.where("filters.layer"))
     if settings.attribution.gradcam_layer:

@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-from generator.models.keras_files import KERAS_SUFFIXES
+from generator.file_kinds import KERAS_SUFFIXES
 
 PACKAGE = Path(__file__).resolve().parent
 CACHE_FOLDER = ".generator-cache"  # under the project root

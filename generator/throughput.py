@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from generator.config import Settings
-from generator.estimate import Rates
+from generator.costs import Rates
 from generator.explain.filters import CHUNK, ascend, find_conv
 from generator.models import layers
 from generator.explain.occlusion import occlusion

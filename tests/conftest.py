@@ -156,3 +156,17 @@ class LinearToy(torch.nn.Module):
         logits = torch.zeros(len(x), 7)
         logits[:, 0] = (x[:, 0] * self.weight).sum(dim=(1, 2))
         return logits
+
+
+@pytest.fixture
+def wrapped_tiny():
+    """The tiny CNN behind the loader's wrapper (pixels in [0, 1] to the model's scale), as the methods see it."""
+    from generator.models.load import NormalisedModel
+    return NormalisedModel(tiny_model(), 255.0, 0.0, 1.0, "logits").eval()
+
+
+def random_faces(n: int = 4, seed: int = 11) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` random (1, 48, 48) faces in [0, 1] and targets of several classes."""
+    faces = torch.rand(n, 1, 48, 48, generator=torch.Generator().manual_seed(seed))
+    return faces, torch.tensor([0, 3, 5, 6] * (n // 4 + 1))[:n]
+

@@ -1,4 +1,4 @@
-"""A CSV with no face of some class (issue 13, point 5): the report builds on the other classes and says so, on
+"""A CSV with no face of some class: the report builds on the other classes and says so, on
 the home page, on every question page and the trust page, in both languages, in the confusion matrix's note and
 in the build's summary."""
 from __future__ import annotations

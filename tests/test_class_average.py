@@ -1,18 +1,20 @@
 """Question 1's class averages: the faces that enter, the mean maps against a naive loop over faces, part lifts
 face by face against a hand computation, and the page that states n (both languages)."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from conftest import QUICK, ROOT, quick_tables, tiny_model, write_project
 from generator.build import build
-from generator.config import load_settings
+from generator.config import Settings, load_settings
 from generator.data import synth
 from generator.data.fer2013 import as_model_input, write_csv
 from generator.data.synth import PART_ID
 from generator.explain import class_average
-from generator.explain.attributions import (default_gradcam_layer, gradcam, gradient_methods, integrated_gradients,
-                                            module_named, smoothgrad)
+from generator.explain.attributions import default_gradcam_layer, gradcam, integrated_gradients, module_named, smoothgrad
+from generator.questions.q1 import seeded_methods
 from generator.explain.class_average import class_averages, densest, face_seeds, part_lifts
 from generator.explain.saliency import saliency
 from generator.imageset import predict
@@ -37,8 +39,10 @@ def test_class_averages_equal_a_naive_loop_over_faces_calling_each_method(wrappe
     chosen = [np.flatnonzero(labels == c)[:k] for c, k in zip(range(7), (3, 1, 2, 0, 4, 2, 1))]
     layer = default_gradcam_layer(wrapped)[0]
 
-    def methods(seeds):
-        return gradient_methods(SAMPLES, NOISE, BASELINE, STEPS, layer, seeds)
+    defaults = Settings()
+    methods = seeded_methods(replace(defaults, attribution=replace(
+        defaults.attribution, smoothgrad_samples=SAMPLES, smoothgrad_noise=NOISE, ig_baseline=BASELINE,
+        ig_steps=STEPS)))
 
     averages, each_face = class_averages(wrapped, methods, images, rows, parts, chosen, [9] * 7, 7, SAMPLES)
     starts = np.cumsum([0] + [len(p) for p in chosen])  # each face's maps, class by class: what trust scores

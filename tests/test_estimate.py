@@ -11,11 +11,13 @@ from generator.cli import LoopBars, build_progress
 from generator.config import Settings, load_settings
 from generator.estimate import (PREDICTIONS, Cost, Rates, best_cut, duration, estimate_lines, stage_seconds,
                                 with_setting)
+from generator.explain.methods import REGISTRY, total_passes
 from generator.progress import Progress
-from generator.questions import STAGES
+from generator.questions import STAGES, q1, trust
 from generator.stages import stage_module
 
 ALL = list(STAGES)
+Q4 = f"q4 {stage_module('q4').TITLE}"
 
 
 def small_settings(**changes) -> Settings:
@@ -35,24 +37,32 @@ def test_each_stage_counts_its_passes_by_hand():
     """Two faces; the tiny CNN: conv 1->4, conv 4->8, then two Linear layers (4 weight layers)."""
     settings, model = small_settings(), tiny_model()
     costs = {name: stage_module(name).cost(settings, 2, model) for name in ALL}
-    # q1: per face saliency 1 + SmoothGrad 4 + IG 8 + Grad-CAM 1 = 14 gradient passes; 3 + 5 panels. The class
-    # averages: the same 14 passes for the evaluation set, 10 faces for each of the 2 report faces' classes; per
-    # class the mean face and 4 mean maps
-    assert costs["q1"] == Cost(gradient=(2 + 2 * 10) * 14, panels=16 + 7 * 5)
+    # q1: per face the declared gradient passes of its methods (saliency 1 + SmoothGrad 4 + IG 8 + Grad-CAM 1 +
+    # Guided Backprop 1 + Guided Grad-CAM 2 = 17 with these settings); 3 + 1 + a panel per method per face. The
+    # class averages: the same passes for the evaluation set, 10 faces for each of the 2 report faces' classes; per
+    # class the mean face and a mean map per method
+    shown = q1.shown(settings)
+    passes = total_passes(shown, settings).gradient
+    assert passes == sum(REGISTRY[m].passes(settings).gradient for m in shown) == 17
+    assert costs["q1"] == Cost(gradient=(2 + 2 * 10) * passes, panels=2 * (4 + len(shown)) + 7 * (1 + len(shown)))
     # q2: the second conv's 8 filters x 10 steps; patterns 8 + outputs 8 + the top 3 twice
     assert costs["q2"] == Cost(ascent=80, panels=22)
-    # q3: (100 samples + the face) per face; 3 panels per face and the confusion matrix
+    # q3: LIME's declared passes (100 samples + the face) per face; 3 panels per face and the confusion matrix
+    assert REGISTRY["lime"].passes(settings).forward == 101
     assert costs["q3"] == Cost(forward=202, panels=7)
-    # q4: stride 3 on 48 pixels: 16 x 16 positions per face
+    # q4: occlusion's declared passes, stride 3 on 48 pixels: 16 x 16 positions per face
     assert costs["q4"] == Cost(occlusion_runs=2, occlusion_positions=512, panels=6)
-    # trust, on 2 x 10 evaluation faces and the 2 report faces, the tiny CNN's 4 weight layers: q1's 14 gradient
+    # trust, on 2 x 10 evaluation faces and the 2 report faces, the tiny CNN's 4 weight layers: q1's gradient
     # passes on the fully random model (20; q1 gives the trained model's) and after each layer on the report faces
     # (4 x 2); an occlusion run of 4 x 4 positions (stride 12) per evaluation face on both models (2 x 20), after
     # each layer on the report faces (4 x 2), and on the trained model there (2);
-    # curves: ((5 methods + 1 random order) x 20 faces + (LIME + 1 random order) x 2 faces) x 2 curves x
-    # (2304 / 288 + 1 = 9) = 2232 faces; stability: 2 faces x 1 more seed x 101 = 202; panels: 5 sanity + 2 + 2
-    assert costs["trust"] == Cost(forward=2232 + 202, gradient=14 * 28, occlusion_runs=50, occlusion_positions=800,
-                                  panels=9)
+    # curves: ((the evaluated methods + 1 random order) x 20 faces + (LIME + 1 random order) x 2 faces) x 2 curves
+    # x (2304 / 288 + 1 = 9); stability: 2 faces x 1 more seed x 101 = 202; panels: a sanity panel per evaluated
+    # method + 2 + 2
+    evaluated = len(trust.evaluated(settings))
+    curves = ((evaluated + 1) * 20 + (1 + 1) * 2) * 2 * 9
+    assert costs["trust"] == Cost(forward=curves + 202, gradient=passes * 28, occlusion_runs=50,
+                                  occlusion_positions=800, panels=evaluated + 4)
 
 
 def test_a_setting_changes_only_its_own_count():
@@ -67,15 +77,18 @@ RATES = Rates(forward=0.001, gradient=0.004, ascent=0.0002, occlusion_runs=0.05,
 
 
 def test_the_estimate_is_counts_times_seconds_per_pass():
-    seconds = stage_seconds(small_settings(), tiny_model(), RATES, ["q1", "q4"], 2, data_faces=100)
-    assert list(seconds) == [PREDICTIONS, "q1 saliency and gradient methods", "q4 occlusion"]
+    settings, model = small_settings(), tiny_model()
+    seconds = stage_seconds(settings, model, RATES, ["q1", "q4"], 2, data_faces=100)
+    assert list(seconds) == [PREDICTIONS, "q1 saliency and gradient methods", Q4]
     assert seconds[PREDICTIONS] == pytest.approx(100 * 0.001)
-    assert seconds["q1 saliency and gradient methods"] == pytest.approx(308 * 0.004 + 51 * 0.02)  # 2.252
-    assert seconds["q4 occlusion"] == pytest.approx(2 * 0.05 + 512 * 0.0005 + 6 * 0.02)  # 0.476
+    q1_cost = stage_module("q1").cost(settings, 2, model)
+    assert seconds["q1 saliency and gradient methods"] == pytest.approx(q1_cost.gradient * 0.004
+                                                                        + q1_cost.panels * 0.02)
+    assert seconds[Q4] == pytest.approx(2 * 0.05 + 512 * 0.0005 + 6 * 0.02)  # 0.476
     lines = estimate_lines(seconds, RATES, None)
     assert lines[1:] == ["~    0.1 s  validation predictions and image set",
-                         "~    2.3 s  q1 saliency and gradient methods", "~    0.5 s  q4 occlusion",
-                         "about 3 s on this machine"]
+                         f"~ {seconds['q1 saliency and gradient methods']:6.1f} s  q1 saliency and gradient methods",
+                         f"~    0.5 s  {Q4}", f"{duration(sum(seconds.values()))} on this machine"]
     assert "1 ms forward, 4 ms with its input gradient" in lines[0]
     assert estimate_lines(seconds, RATES, ("trust.lime_seeds=3", 0.2))[-1] == (
         "about 3 s on this machine; --set trust.lime_seeds=3 brings it to about 1 s")
@@ -94,9 +107,10 @@ def test_the_cut_that_saves_most_is_offered():
     # Default settings, forward passes alone: the trust page's 9 extra LIME runs per face dominate.
     cut, seconds = best_cut(defaults, model, FORWARD_ONLY, ALL, ALL, 7, data_faces=840)
     assert cut == "trust.lime_seeds=3"
-    # predictions, q3, 2 extra seeds, the curves: 5 methods and 2 random orders on 70 evaluation faces, LIME and 2
-    # random orders on the 7 report faces, 2304 / 144 + 1 = 17 faces per curve
-    hand = 840 + 7 * 1001 + 7 * 2 * 1001 + ((5 + 2) * 70 + (1 + 2) * 7) * 2 * 17
+    # predictions, q3, 2 extra seeds, the curves: the evaluated methods and 2 random orders on 70 evaluation faces,
+    # LIME and 2 random orders on the 7 report faces, 2304 / 144 + 1 = 17 faces per curve
+    evaluated = len(trust.evaluated(defaults))
+    hand = 840 + 7 * 1001 + 7 * 2 * 1001 + ((evaluated + 2) * 70 + (1 + 2) * 7) * 2 * 17
     assert seconds == pytest.approx(hand * 0.001)
     # With 2 seeds already, occlusion at every pixel is the largest cost left when box positions are what is slow.
     positions_slow = Rates(forward=0.0001, gradient=0, ascent=0, occlusion_runs=0, occlusion_positions=0.001, panels=0)
@@ -111,7 +125,7 @@ def test_a_cut_counts_the_cached_stages_it_would_recompute():
     model = tiny_model()
     assert best_cut(settings, model, FORWARD_ONLY, ["trust"], ALL, 7) is None
     cut, seconds = best_cut(settings, model, FORWARD_ONLY, ["q3", "trust"], ALL, 7)
-    curves = ((5 + 2) * 7 + (1 + 2) * 7) * 2 * 17  # one evaluation face per class, and the 7 report faces
+    curves = ((len(trust.evaluated(settings)) + 2) * 7 + (1 + 2) * 7) * 2 * 17  # one evaluation face per class
     assert cut == "lime.num_samples=500" and seconds == pytest.approx((2 * 7 * 501 + curves) * 0.001)
 
 
@@ -136,7 +150,7 @@ def test_the_estimate_is_said_before_computing_and_never_when_everything_is_cach
     assert not any("on this machine" in line for line in said)
     changed = load_settings(tiny_project / "pyproject.toml", {**fewer_curves, "occlusion.box": 9})
     result = build(changed, ROOT / "templates", progress=collect(said))
-    assert list(result["estimate"]) == ["q4 occlusion", "trust"]  # only what the changed setting recomputes
+    assert list(result["estimate"]) == [Q4, "trust"]  # only what the changed setting recomputes
 
 
 class Terminal(io.StringIO):

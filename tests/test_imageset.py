@@ -63,7 +63,7 @@ def test_region_mass_and_lift():
 
 
 def test_a_class_with_no_image_is_absent_and_the_others_are_picked():
-    """No face of class 2 anywhere (issue 13): no index could pick one, so the set holds the six others, in class
+    """No face of class 2 anywhere: no index could pick one, so the set holds the six others, in class
     order, and names class 2 absent. A class missing only from the validation split still gets a training face."""
     labels = np.array([0, 1, 3, 4, 5, 6, 6, 4])
     probs = _probs([(c, 0.9) for c in labels])

@@ -61,7 +61,7 @@ def test_committed_report_exists_in_both_languages():
 
 
 def test_a_venv_inside_the_project_is_ignored_by_git():
-    """The README's first command run in a venv made inside the project leaves nothing untracked (issue 13)."""
+    """The README's first command run in a venv made inside the project leaves nothing untracked."""
     import shutil
     import subprocess
     import pytest

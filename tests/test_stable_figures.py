@@ -1,4 +1,4 @@
-"""Figures whose bytes do not follow the CPU (issue 13, point 4).
+"""Figures whose bytes do not follow the CPU.
 
 Float32 convolutions give other last bits on another CPU or with another thread count. A figure draws its arrays
 through a quantiser (generator/figures/common.py): colour steps for maps, a grid for curves. These tests check

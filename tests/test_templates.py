@@ -19,7 +19,7 @@ from generator.site.strings import LANGUAGES
 
 TEMPLATES = ROOT / "templates"
 ENV = environment(TEMPLATES)
-PER_LANGUAGE = ["_words.md.j2", *(f"{page}.md.j2" for page in PAGES)]
+PER_LANGUAGE = ["_words.md.j2", "_methods.md.j2", *(f"{page}.md.j2" for page in PAGES)]
 BLANK = "'…'"
 ANY_KEY = "[]"  # a key chosen at render time, as in class_names[item.cls]
 

@@ -1,4 +1,4 @@
-"""The trust page as evidence (issue 12): the evaluation set, the paired comparison on the same faces, and the
+"""The trust page as evidence: the evaluation set, the paired comparison on the same faces, and the
 verdicts the trust stage hands to the pages, in both languages."""
 from types import SimpleNamespace
 
@@ -127,11 +127,12 @@ def toy_result(inputs):
                   "saliency": {"deletion": flat_curves(base - 0.05), "insertion": flat_curves(base + 0.15)},
                   "smoothgrad": {"deletion": flat_curves(base + noise - noise.mean()),
                                  "insertion": flat_curves(base + 0.1 + noise - noise.mean())},
-                  "integrated_gradients": random, "occlusion": random,
+                  "integrated_gradients": random, "occlusion": random, "guided_backprop": random,
+                  "guided_gradcam": random,
                   "gradcam": {"deletion": flat_curves(base + 0.05), "insertion": random["insertion"]}}
     report = {"random": {k: flat_curves(np.full(7, 0.3)) for k in trust.CURVE_KEYS},
               "lime": {k: flat_curves(np.full(7, 0.3)) for k in trust.CURVE_KEYS}}
-    final = {m: (np.full(n, 0.9), np.full(n, 0.5)) for m in trust.EVALUATED}
+    final = {m: (np.full(n, 0.9), np.full(n, 0.5)) for m in trust.evaluated(inputs.settings)}
     final["saliency"] = (rng.uniform(0.0, 0.2, n), np.full(n, 0.1))
     final["smoothgrad"] = (0.5 + rng.normal(0, 0.2, n), np.full(n, 0.1))
     stabilities = [SimpleNamespace(jaccard=j, spearman=s) for j, s in zip(np.linspace(0.3, 0.6, 7),

@@ -14,7 +14,7 @@ like ``saliency``. Definitions follow the papers and match Captum where the defi
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -100,15 +100,3 @@ def gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, layer
 
 default_gradcam_layer = layers.default_gradcam_layer  # the rectified maps of the last conv, PyTorch or Keras
 module_named = layers.layer_named                     # so a method finds its layer in a randomised copy too
-
-
-def gradient_methods(samples: int, noise: float, baseline, steps: int, layer_name: str,
-                     seed: int | Sequence[int]) -> dict[str, Callable]:
-    """Each method as f(model, images, targets) -> (B, 48, 48) maps, in the order the report shows them. ``seed``:
-    SmoothGrad's, one for the batch or one per image (see ``smoothgrad_raw``)."""
-    return {
-        "saliency": saliency,
-        "smoothgrad": lambda m, x, t: smoothgrad(m, x, t, samples, noise, seed),
-        "integrated_gradients": lambda m, x, t: integrated_gradients(m, x, t, baseline, steps),
-        "gradcam": lambda m, x, t: gradcam(m, x, t, module_named(m, layer_name)),
-    }

@@ -9,8 +9,8 @@ What a removed pixel becomes is the ``imputation``:
 - "road" (the default): ROAD's noisy linear imputation from the pixels still there (generator/explain/imputation.py),
   so the shape of the removed region does not tell the model which pixels were taken; with no pixel there
   (insertion's start, deletion's end), the face's mean gray.
-- "mean": deletion fills the face's mean gray, insertion starts from the face blurred (``BLUR_SIGMA``): the fill of
-  the first versions of this report.
+- "mean": deletion fills the face's mean gray, insertion starts from the face blurred (``BLUR_SIGMA``): the simpler
+  fill, kept for comparison with ROAD.
 AUC = the trapezoid area under p(k) over the removed (or restored) fraction k / steps in [0, 1].
 Ties in a map (a LIME superpixel, a flat region) are broken by a seeded random order, so a map is never credited
 with an order it does not give. A random map's curves, averaged over several orders, are the reference.

@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from generator.scaling import normalise
+
 
 def gradients(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """d score_target / d input, shape of ``images``. ``images`` is left unchanged."""
@@ -18,12 +20,6 @@ def gradients(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> 
     picked = scores.gather(1, targets.view(-1, 1)).sum()
     (grad,) = torch.autograd.grad(picked, x)
     return grad
-
-
-def normalise(maps: np.ndarray) -> np.ndarray:
-    """Scale each map to [0, 1] by its own maximum (an all-zero map stays zero)."""
-    peak = maps.reshape(len(maps), -1).max(axis=1).reshape(-1, *([1] * (maps.ndim - 1)))
-    return np.divide(maps, peak, out=np.zeros_like(maps), where=peak > 0)
 
 
 def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""From per-face values to what the trust page may say (issue 12): each metric's mean with its 95% interval and n,
+"""From per-face values to what the trust page may say: each metric's mean with its 95% interval and n,
 over all faces and per class, and the verdict of a paired comparison, said only where the interval supports it.
 
 The intervals and verdicts come from generator/explain/evidence.py. Everything here is plain dicts of numbers and

@@ -7,36 +7,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from generator.config import OcclusionSettings
 from generator.data import synth
 from generator.explain import faithfulness as faith
 from generator.explain import groundtruth as gt
-from generator.explain.occlusion import occlusion
-from generator.explain.saliency import normalise
 
 CHUNK = 16  # faces per gradient batch: SmoothGrad's 25 noisy copies of 16 faces keep memory flat for any set
 PIXELS = 48 * 48
-
-
-def occlusion_importance(heatmap: np.ndarray, baseline: float, size: int = 48) -> np.ndarray:
-    """How much the box at each position lowers P(class), on the 48x48 grid (nearest for a coarse stride)."""
-    drop = np.clip(baseline - heatmap, 0, None)
-    count = heatmap.shape[0]
-    stride = -(-size // count)  # the box centres are 0, stride, 2 * stride, ...
-    index = np.minimum((np.arange(size) + stride // 2) // stride, count - 1)  # each pixel's nearest centre
-    return drop[np.ix_(index, index)]
-
-
-def occlusion_method(settings: OcclusionSettings, stride: int):
-    """Occlusion as f(model, images, targets) -> maps, on a coarser grid than question 4's (its cost grows with the
-    faces and, in the randomisation check, with the layers)."""
-    def method(model, images, targets):
-        maps = []
-        for face, target in zip(images[:, 0].numpy(), targets.tolist()):
-            r = occlusion(model, face, target, box=settings.box, stride=stride, fill=settings.fill)
-            maps.append(occlusion_importance(r.heatmap, r.baseline))
-        return normalise(np.stack(maps)) if maps else np.zeros((0, 48, 48))
-    return method
 
 
 def chunked(method, size: int = CHUNK):

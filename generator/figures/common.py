@@ -31,6 +31,8 @@ HEAT_CMAP = "inferno"
 RC = {"font.family": "DejaVu Sans", "font.size": 9, "svg.hashsalt": "fer-report", "figure.dpi": 100}
 LEVELS = 64            # colour steps of every map, from vmin to vmax
 CURVE_STEP = 1 / 256   # the grid of every plotted curve value (exact in binary)
+METHOD_CMAP = "tab10"  # one colour per method, in the order they are drawn; past ten, evenly spaced on LONG_CMAP
+LONG_CMAP = "turbo"
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -99,3 +101,14 @@ def overlay(gray: np.ndarray, heatmap: np.ndarray, alpha: float = 0.55) -> np.nd
     heat = map_rgb(heatmap, HEAT_CMAP) / 255.0
     base = np.repeat(np.clip(np.asarray(gray, np.float64), 0, 1)[..., None], 3, axis=2)
     return np.round(((1 - alpha) * base + alpha * heat) * 255).astype(np.uint8)
+
+
+def method_colours(count: int) -> list[str]:
+    """``count`` distinct colours (hex), for any number of methods: the qualitative map's own colours while it
+    has enough, else evenly spaced samples of a continuous map."""
+    if count <= matplotlib.colormaps[METHOD_CMAP].N:
+        colours = matplotlib.colormaps[METHOD_CMAP].colors[:count]
+    else:
+        colours = [matplotlib.colormaps[LONG_CMAP](k / max(count - 1, 1)) for k in range(count)]
+    return [matplotlib.colors.to_hex(c) for c in colours]
+

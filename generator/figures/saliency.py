@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.explain.saliency import normalise
+from generator.scaling import normalise
 from generator.figures.common import HEAT_CMAP, new_figure, overlay, png_bytes, show_map
 
 
@@ -38,3 +38,21 @@ def saliency_figure(gray: np.ndarray, heatmap: np.ndarray) -> bytes:
         ax.set_axis_off()
     fig.colorbar(shown, ax=axes, fraction=0.025, pad=0.02)
     return png_bytes(fig)
+
+
+def map_figure(gray: np.ndarray, heatmap: np.ndarray, cut: np.ndarray | None = None) -> bytes:
+    """The face, a method's map, the map over the face; and, for a perturbation method, the face with its
+    strongest cut. All (48, 48) in [0, 1]."""
+    if cut is None:
+        return saliency_figure(gray, heatmap)
+    fig = new_figure(9.4, 2.6)
+    axes = fig.subplots(1, 4, gridspec_kw={"wspace": 0.05})
+    axes[0].imshow(gray, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    shown = show_map(axes[1], heatmap, HEAT_CMAP)
+    axes[2].imshow(overlay(gray, heatmap), interpolation="nearest")
+    axes[3].imshow(cut, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    for ax in axes:
+        ax.set_axis_off()
+    fig.colorbar(shown, ax=axes, fraction=0.025, pad=0.02)
+    return png_bytes(fig)
+

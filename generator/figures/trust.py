@@ -6,9 +6,7 @@ import warnings
 
 import numpy as np
 
-from generator.figures.common import HEAT_CMAP, new_figure, png_bytes, round_scale, show_map, snap
-
-COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+from generator.figures.common import HEAT_CMAP, method_colours, new_figure, png_bytes, round_scale, show_map, snap
 
 
 def sanity_figure(layers: list[str], spearman: np.ndarray, ssim: np.ndarray, pass_below: float) -> bytes:
@@ -16,7 +14,8 @@ def sanity_figure(layers: list[str], spearman: np.ndarray, ssim: np.ndarray, pas
     steps = np.arange(len(layers) + 1)
     fig = new_figure(6.0, 3.0)
     ax = fig.subplots()
-    for values, colour, label, style in ((spearman, COLOURS[0], "ρ", "-"), (ssim, COLOURS[1], "SSIM", "--")):
+    rho_colour, ssim_colour = method_colours(2)
+    for values, colour, label, style in ((spearman, rho_colour, "ρ", "-"), (ssim, ssim_colour, "SSIM", "--")):
         with warnings.catch_warnings():  # faces with a constant map are NaN and left out (see sanity.similarity)
             warnings.simplefilter("ignore", RuntimeWarning)
             values = np.asarray(values, np.float64)
@@ -39,7 +38,7 @@ def curves_figure(curves: dict, reference: dict) -> bytes:
     fig = new_figure(8.0, 3.2)
     axes = fig.subplots(1, 2, gridspec_kw={"wspace": 0.25})
     for ax, kind in zip(axes, ("deletion", "insertion")):
-        for (name, mean), colour in zip(curves.items(), COLOURS):
+        for (name, mean), colour in zip(curves.items(), method_colours(len(curves)), strict=True):
             ax.plot(np.linspace(0, 1, len(mean[kind])), snap(np.asarray(mean[kind], np.float64)), color=colour,
                     label=name, linewidth=1.4)
         mean = snap(np.asarray(reference[kind], np.float64))

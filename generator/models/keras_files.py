@@ -9,8 +9,8 @@ import zipfile
 from pathlib import Path
 
 from generator.errors import InputError
+from generator.file_kinds import KERAS_SUFFIXES
 
-KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
 INSTALL_EXTRA = 'pip install -e ".[keras]"'
 
 

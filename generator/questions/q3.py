@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generator.config import LimeSettings, Settings
+from generator.config import Settings
 from generator.estimate import Cost
 from generator.explain.confusion import Confusion, confusion_matrix
-from generator.explain.lime_explain import LimeResult, explain
+from generator.explain import methods
+from generator.explain.lime_explain import LimeResult
 from generator.explain.regions import region_mass
 from generator.figures.explanations import confusion_figure, lime_figure, lime_overlay
 from generator.stages import StageInputs
@@ -27,14 +28,14 @@ class Q3Result:
     positive_regions: list  # per class: the face part where the positive superpixels are densest, or None
 
 
-def lime_passes(settings: LimeSettings) -> int:
-    """Forward passes of one LIME explanation: its perturbed faces and the face itself."""
-    return settings.num_samples + 1
+def lime_passes(settings: Settings) -> float:
+    """Forward passes of one LIME explanation, as the method declares them."""
+    return methods.method("lime").passes(settings).forward
 
 
 def cost(settings: Settings, faces: int, model) -> Cost:
     """Per face one LIME explanation and a figure of 3 panels; the confusion matrix (predictions already made)."""
-    return Cost(forward=faces * lime_passes(settings.lime), panels=3 * faces + 1)
+    return Cost(forward=faces * lime_passes(settings), panels=3 * faces + 1)
 
 
 def analyse(inputs: StageInputs) -> Q3Result:
@@ -42,9 +43,7 @@ def analyse(inputs: StageInputs) -> Q3Result:
     explanations, regions = [], []
     for k, (face, target) in enumerate(zip(inputs.faces, inputs.targets)):
         inputs.progress.count("q3: LIME", k, len(inputs.faces))
-        result = explain(inputs.fast, face / 255.0, int(target), seed=seed + k, num_samples=settings.num_samples,
-                         segments=settings.segments, compactness=settings.compactness,
-                         batch_size=settings.batch_size)
+        result = methods.method("lime").run(inputs.fast, face / 255.0, int(target), inputs.settings, seed + k)
         explanations.append(result)
         positive, _ = result.masks(settings.features)
         regions.append(region_mass(positive.astype(float), inputs.parts[k]).top if positive.any() else None)

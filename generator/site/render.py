@@ -7,11 +7,12 @@ from pathlib import Path
 import jinja2
 
 from generator.config import Settings, as_table
+from generator.questions import STAGES
 from generator.site.strings import CLASS_NAMES, LANGUAGES, QUESTION_POINTS, REGION_NAMES, page_path
 from generator.site.tomlwrite import dumps as toml_dumps
 from generator.store import versions
 
-PAGES = ("index", "q1", "q2", "q3", "q4", "trust", "reproducibility")
+PAGES = ("index", *STAGES, "reproducibility")  # a page per stage of the table, between the cover and the record
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 
