@@ -167,6 +167,7 @@ def _numbers(inputs: StageInputs, final: dict, curves: dict, stabilities: list, 
             rho, ssim = final[m]
             row["sanity"] = scoring.sanity(rho, targets, PASS_BELOW, seed)
             row["sanity"]["ssim"] = scoring.summary(ssim, targets, seed)["all"]
+            row["sanity"]["flat"] = int(np.isnan(rho).sum())  # a constant map: no measurable change, no ranks
         if truth is not None:
             row.update({key: scoring.summary(truth[m][key], targets, seed)
                         for key in ("rma", "rma_lift", "hits", "pointing_lift", "agreement")})
@@ -216,6 +217,7 @@ def context(inputs: StageInputs, result: TrustResult) -> dict:
                             for key in ("rma", "hits")},
         "evaluated": [NAMES[m] for m in EVALUATED], "report_only": [NAMES[m] for m in ON_REPORT_FACES],
         "occlusion_stride": inputs.settings.trust.sanity_occlusion_stride,
+        "no_measurable_drop": measure.NO_MEASURABLE_DROP,
         "q4_stride": inputs.settings.occlusion.stride,
         "tables": _class_tables(rows, numbers),
     }
