@@ -32,7 +32,7 @@ STATE_DICT_KEYS = ("state_dict", "model", "network", "model_state_dict", "net")
 # oneDNN's own choice), and each sums in its own order: in float32 the maps and probabilities then differ in the
 # last bits, about 1e-7, and a value that close to one of a figure's colour steps or to a printed rounding flips
 # (a few pixels and numbers per demo build, measured). In float64 the kernels still differ, by about 1e-16: a
-# flip is then some 1e9 times rarer. The price is measured in benchmarks (about 2x the forward time).
+# flip is then some 1e9 times rarer. benchmarks/float64.py measures the price against float32.
 COMPUTE_DTYPE = torch.float64
 
 
