@@ -162,8 +162,8 @@ def cmd_pdf(args) -> None:
     start = time.perf_counter()
     root = Path(args.config).resolve().parent
     out = Path(args.out).resolve() if args.out else root
-    written = make_pdfs(root, out)
-    _say(f"Printed the report in {time.perf_counter() - start:.1f} s: " + ", ".join(str(p) for p in written))
+    written = make_pdfs(root, out, full=args.full)
+    _say(f"Printed the {'whole report' if args.full else 'hand-in version'} in {time.perf_counter() - start:.1f} s: " + ", ".join(str(p) for p in written))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -197,13 +197,16 @@ def parser() -> argparse.ArgumentParser:
     layers = with_settings(commands.add_parser("layers", help="list the model's conv layers and output shapes"))
     layers.set_defaults(run=cmd_layers)
     pdf = commands.add_parser(
-        "pdf", help="print the site as report.zh-TW.pdf and report.en.pdf (needs the pdf extra)",
+        "pdf", help="print the hand-in version as handin.zh-TW.pdf and handin.en.pdf (needs the pdf extra)",
         description="Build the site from the docs folder as it is (no analysis) into a temporary folder and print\n"
-                    "each language's print page to a PDF with headless Chromium: report.zh-TW.pdf and report.en.pdf.",
+                    "each language's hand-in page to a PDF with headless Chromium: handin.zh-TW.pdf and\n"
+                    "handin.en.pdf (the four answers, each from a new page, and a short appendix). With --full,\n"
+                    "the whole report: report.zh-TW.pdf and report.en.pdf.",
         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     pdf.add_argument("--config", default="pyproject.toml", help="the project's settings file; its folder holds "
                      "mkdocs.yml and gets the PDFs")
     pdf.add_argument("--out", help="folder for the two PDFs (default: the project folder)")
+    pdf.add_argument("--full", action="store_true", help="print the whole report (every page of the site) instead")
     pdf.set_defaults(run=cmd_pdf)
     synth = commands.add_parser("synth", help="write synthetic faces as a FER2013 CSV plus a masks file")
     synth.add_argument("--out", default="data/synthetic.csv")

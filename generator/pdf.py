@@ -1,9 +1,13 @@
 """``python -m generator pdf``: the report as two PDFs, one per language, for a course that collects a file.
 
+By default it prints the hand-in page (``handin.html``, ``en/handin.html``) to ``handin.<locale>.pdf``: the author
+header, each question's answer from a new page with its figures in a grid, and a short appendix. ``--full`` prints
+the whole report instead (print-site's ``print_page.html``) to ``report.<locale>.pdf``.
+
 It prints the site as it is: ``mkdocs build`` of the committed docs folder into a temporary folder (no analysis, no
-torch), then headless Chromium prints each language's print page (``print_page.html``, ``en/print_page.html``).
-The paper layout (A4, page numbers, no split figures, the light palette, the title and author table before the
-table of contents) is the site's own print CSS (generator/site/print.css), so the browser's Ctrl-P gives the same.
+torch), then headless Chromium prints each language's page. The paper layout (A4, page numbers, no split figures, the
+light palette, a page break before each hand-in question; in the full report the title and author table before
+the table of contents) is the site's own print CSS (generator/site/print.css), so the browser's Ctrl-P gives the same.
 
 Chromium is driven by playwright, an optional extra (``pip install -e ".[pdf]"``). Debian's ``chromium`` is used
 when present, else the browser ``python -m playwright install chromium`` put in playwright's cache.
@@ -19,7 +23,9 @@ from pathlib import Path
 from generator.errors import InputError
 
 LANGUAGES = {"zh-TW": "", "en": "en/"}  # locale -> folder of its print page in the built site (zh-TW is the default)
-PRINT_PAGE = "print_page.html"
+PRINT_PAGE = "print_page.html"  # the whole report (--full), as mkdocs-print-site-plugin joins it
+HANDIN_PAGE = "handin.html"     # the hand-in version (the default)
+OUTPUTS = {HANDIN_PAGE: "handin", PRINT_PAGE: "report"}  # printed page -> the PDFs' name before .<locale>.pdf
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
 # Headless and quiet: no update checks or background traffic; --no-sandbox because CI and containers run as root.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
@@ -63,7 +69,7 @@ def find_chromium(playwright) -> Path:
     raise InputError(NO_CHROMIUM)
 
 
-def build_site(root: Path, site: Path) -> None:
+def build_site(root: Path, site: Path, page: str = PRINT_PAGE) -> None:
     """``mkdocs build`` of the project's mkdocs.yml into ``site``, in its own process: mkdocs and jieba write to
     stderr, which must hold nothing but an error's one line."""
     config = root / "mkdocs.yml"
@@ -74,13 +80,15 @@ def build_site(root: Path, site: Path) -> None:
         lines = [line.strip() for line in run.stderr.splitlines() if line.strip()]
         raise InputError(f"{config}: mkdocs build failed: {lines[-1] if lines else f'exit code {run.returncode}'}")
     for locale, folder in LANGUAGES.items():
-        if not (site / folder / PRINT_PAGE).is_file():
-            raise InputError(f"{config}: mkdocs wrote no {folder}{PRINT_PAGE} for {locale}; "
-                             "expected the print-site and i18n plugins as in the project's mkdocs.yml")
+        if not (site / folder / page).is_file():
+            expected = ("a site_src/ written by this generator (python -m generator build)" if page == HANDIN_PAGE
+                        else "the print-site and i18n plugins as in the project's mkdocs.yml")
+            raise InputError(f"{config}: mkdocs wrote no {folder}{page} for {locale}; expected {expected}")
 
 
-def print_pdfs(site: Path, out: Path, chromium: Path, sync_playwright) -> list[Path]:
-    """Each language's print page to ``out/report.<locale>.pdf``; each file appears whole or not at all."""
+def print_pdfs(site: Path, out: Path, chromium: Path, sync_playwright, page_name: str = PRINT_PAGE) -> list[Path]:
+    """Each language's ``page_name`` to ``out/<name>.<locale>.pdf`` (OUTPUTS); each file appears whole or not at
+    all."""
     written = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
@@ -88,12 +96,12 @@ def print_pdfs(site: Path, out: Path, chromium: Path, sync_playwright) -> list[P
             context = browser.new_context(color_scheme="light", service_workers="block")
             for locale, folder in LANGUAGES.items():
                 page = context.new_page()
-                page.goto((site / folder / PRINT_PAGE).as_uri(), wait_until="load")
+                page.goto((site / folder / page_name).as_uri(), wait_until="load")
                 page.emulate_media(media="print", color_scheme="light")
                 broken = page.evaluate(READY_FOR_PAPER)
                 if broken:
-                    raise InputError(f"{site / folder / PRINT_PAGE}: images that do not load: {', '.join(broken)}")
-                target = out / f"report.{locale}.pdf"
+                    raise InputError(f"{site / folder / page_name}: images that do not load: {', '.join(broken)}")
+                target = out / f"{OUTPUTS[page_name]}.{locale}.pdf"
                 partial = target.with_name(target.name + ".new")
                 # The page size, margins and footer come from the site's print CSS; outline: PDF bookmarks.
                 try:
@@ -109,8 +117,9 @@ def print_pdfs(site: Path, out: Path, chromium: Path, sync_playwright) -> list[P
     return written
 
 
-def make_pdfs(root: Path, out: Path) -> list[Path]:
-    """The command: check that a browser can be had, build the site, print both languages."""
+def make_pdfs(root: Path, out: Path, full: bool = False) -> list[Path]:
+    """The command: check that a browser can be had, build the site, print both languages: the hand-in page, or
+    with ``full`` the whole report."""
     if not (root / "mkdocs.yml").is_file():
         raise InputError(f"{root / 'mkdocs.yml'}: not found; the pdf command prints the site that mkdocs builds from it")
     if out.exists() and not out.is_dir():
@@ -121,5 +130,6 @@ def make_pdfs(root: Path, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="report-pdf-") as temporary:
         site = Path(temporary) / "site"
-        build_site(root, site)
-        return print_pdfs(site, out, chromium, sync_playwright)
+        page = PRINT_PAGE if full else HANDIN_PAGE
+        build_site(root, site, page)
+        return print_pdfs(site, out, chromium, sync_playwright, page)

@@ -14,7 +14,8 @@ ARCH = "generator.models.cnn:FerCNN"
 def _same_outputs(loaded, reference, scale=255.0):
     x = torch.rand(3, 1, 48, 48)
     with torch.inference_mode():
-        assert torch.allclose(loaded.model(x), reference(x * 255.0 / scale), atol=1e-6)
+        ours, theirs = loaded.model(x), reference(x * 255.0 / scale)
+        assert torch.allclose(ours.to(theirs.dtype), theirs, atol=1e-6)
 
 
 def test_state_dict_with_architecture(tmp_path, model):
@@ -22,6 +23,9 @@ def test_state_dict_with_architecture(tmp_path, model):
     loaded = load_model(ModelSettings(path="w.pt", architecture=ARCH, kwargs=TINY_KWARGS), tmp_path)
     assert loaded.description == f"state_dict + {ARCH}"
     _same_outputs(loaded, model)
+    # It computes in float64 (generator/models/load.py): faces come in as float32, scores go out as float64.
+    assert {p.dtype for p in loaded.model.parameters()} == {torch.float64}
+    assert loaded.model(torch.rand(2, 1, 48, 48)).dtype == torch.float64
 
 
 @pytest.mark.parametrize("key", ["state_dict", "model", "network"])

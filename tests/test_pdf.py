@@ -1,4 +1,5 @@
-"""``python -m generator pdf``: both PDFs printed from the committed site_src/ with Debian's Chromium, read back with
+"""``python -m generator pdf``: the hand-in PDFs of a freshly built project, and (--full) both whole-report PDFs
+printed from the committed site_src/ with Debian's Chromium, read back with
 poppler's tools (pdfinfo, pdftotext, pdffonts, pdfimages, pdftohtml), and the one-line errors when playwright or a
 browser is missing. CI installs chromium, poppler-utils and the fonts (.ci/run).
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import QUICK, ROOT, mkdocs_config_in, quick_tables, run_cli, write_project
 from generator import pdf as pdf_module
 from generator.cli import main
 
@@ -55,7 +56,7 @@ def _pages(path: Path) -> int:
 @pytest.fixture(scope="module")
 def pdfs(tmp_path_factory):
     out = tmp_path_factory.mktemp("pdf")
-    run = run_cli(ROOT, "pdf", "--out", str(out))
+    run = run_cli(ROOT, "pdf", "--full", "--out", str(out))
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""  # mkdocs' and jieba's chatter stays in the build's own process
     paths = {locale: out / f"report.{locale}.pdf" for locale in LOCALES}
@@ -231,3 +232,72 @@ def test_every_table_header_is_printed_whole(pdfs, locale):
                 assert missing == [], (page, cell, missing)
                 checked += 1
     assert checked > 20
+
+
+# The hand-in version: printed from a project built here (the committed site_src/ may predate the hand-in page).
+QUESTIONS = ("q1", "q2", "q3", "q4")
+HANDIN_LIMITS = {"answers": 12, "appendix": 3}  # A4 pages
+SECTION = re.compile(r'<section class="handin-(question|appendix)" markdown>\s*## ([^{\n]+?) \{ #handin-(\w+) \}(.*?)</section>',
+                     re.S)
+
+
+@pytest.fixture(scope="module")
+def handin(tmp_path_factory):
+    """(project folder, locale -> hand-in PDF) for a tiny project with QUICK's settings, built and printed."""
+    folder = write_project(tmp_path_factory.mktemp("handin"), author=['student_id = "b11901001"', 'name = "王小明"'],
+                           **quick_tables(QUICK))
+    build = run_cli(folder, "build", timeout=1800)
+    assert build.returncode == 0, build.stderr
+    mkdocs_config_in(folder)
+    run = run_cli(folder, "pdf", "--out", str(folder / "pdf"))
+    assert run.returncode == 0, run.stderr
+    paths = {locale: folder / "pdf" / f"handin.{locale}.pdf" for locale in LOCALES}
+    assert sorted(p.name for p in (folder / "pdf").iterdir()) == sorted(p.name for p in paths.values())
+    return folder, paths
+
+
+def _sections(folder: Path, locale: str) -> list[tuple[str, str, list[str]]]:
+    """(key, heading, figures) of each question and of the appendix, in the hand-in page's order."""
+    source = (folder / "site_src" / f"handin{'' if locale == 'zh-TW' else '.' + locale}.md").read_text("utf-8")
+    return [(key, unicodedata.normalize("NFKC", heading.strip()), FIGURE.findall(body))
+            for _, heading, key, body in SECTION.findall(source)]
+
+
+def _first_page_with(pages: list[list[tuple[int, int, str]]], text: str) -> int:
+    return next(n for n, page in enumerate(pages, 1)
+                if any(unicodedata.normalize("NFKC", item).strip().startswith(text) for _, _, item in page))
+
+
+@needs_printing
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_handin_pdf_starts_each_question_on_a_page_within_the_page_limits(handin, locale):
+    folder, paths = handin
+    sections = _sections(folder, locale)
+    assert [key for key, _, _ in sections] == [*QUESTIONS, "appendix"]
+    pages = _lines_by_page(paths[locale])
+    starts = [_first_page_with(pages, heading) for _, heading, _ in sections]
+    assert starts[0] == 1 and starts == sorted(set(starts)), starts  # Q1 follows the author header on page 1
+    for (key, heading, _), start in zip(sections[1:], starts[1:]):  # every later one opens its page
+        top = min(pages[start - 1])
+        assert unicodedata.normalize("NFKC", top[2]).strip().startswith(heading), (key, start, top)
+    total = len(pages)
+    assert starts[-1] - 1 <= HANDIN_LIMITS["answers"] and total - starts[-1] + 1 <= HANDIN_LIMITS["appendix"], \
+        (starts, total)
+    assert "b11901001" in _text(paths[locale], 1) and "王小明" in _text(paths[locale], 1)
+
+
+@needs_printing
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_required_figure_is_in_its_questions_pages(handin, locale):
+    folder, paths = handin
+    sections = _sections(folder, locale)
+    pages = _lines_by_page(paths[locale])
+    starts = [_first_page_with(pages, heading) for _, heading, _ in sections] + [len(pages) + 1]
+    rows = [line.split() for line in _tool("pdfimages", "-list", str(paths[locale])).splitlines()[2:]]
+    images = [int(row[0]) for row in rows if row[2] == "image"]
+    expected = {"q1": 7, "q2": 2, "q3": 8, "q4": 7, "appendix": 0}  # per class for q1, q3, q4; q3's confusion matrix
+    for (key, _, figures), first, after in zip(sections, starts, starts[1:]):
+        assert len(figures) == expected[key] and len(set(figures)) == len(figures), (key, figures)
+        assert all((folder / "site_src" / f).is_file() for f in figures)
+        on_its_pages = [page for page in images if first <= page < after]
+        assert len(on_its_pages) == len(figures), (key, first, after, on_its_pages)

@@ -14,12 +14,12 @@ from jinja2 import meta, nodes
 from conftest import ROOT
 from generator.build import build
 from generator.config import load_settings
-from generator.site.render import PAGES, environment
+from generator.site.render import HANDIN, PAGES, environment
 from generator.site.strings import LANGUAGES
 
 TEMPLATES = ROOT / "templates"
 ENV = environment(TEMPLATES)
-PER_LANGUAGE = ["_words.md.j2", "_methods.md.j2", *(f"{page}.md.j2" for page in PAGES)]
+PER_LANGUAGE = ["_words.md.j2", "_methods.md.j2", *(f"{page}.md.j2" for page in (*PAGES, HANDIN))]
 BLANK = "'…'"
 ANY_KEY = "[]"  # a key chosen at render time, as in class_names[item.cls]
 
@@ -133,7 +133,7 @@ def test_every_context_path_resolves_in_a_real_render(tiny_project, monkeypatch)
 
     monkeypatch.setattr(jinja2.Template, "render", recording_render)
     build(load_settings(tiny_project / "pyproject.toml"), TEMPLATES)
-    names = [f"{language}/{page}.md.j2" for language in LANGUAGES for page in PAGES]
+    names = [f"{language}/{page}.md.j2" for language in LANGUAGES for page in (*PAGES, HANDIN)]
     assert sorted(contexts) == sorted(names)
     missing = [(name, ".".join(map(str, path))) for name in names for path in sorted(context_paths(name), key=repr)
                if not _resolves(contexts[name], path)]

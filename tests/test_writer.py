@@ -56,6 +56,17 @@ OLD = {"index.md": b"old index", "q1.md": b"old q1", "figures/a.png": b"old a", 
 NEW = {"index.md": b"new index", "q1.md": b"new q1", "figures/a.png": b"new a", "figures/b.png": b"new b"}
 
 
+@pytest.fixture
+def python_sigint_handler():
+    """Python's own SIGINT handler (which raises KeyboardInterrupt) for the test's duration, then the old one back.
+
+    A shell starts a background job with SIGINT ignored, and pytest keeps what it inherited: without this, the
+    signal these tests send would do nothing when the suite runs as `bash .ci/run &`."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 def _interrupt_at(monkeypatch, owner, name, when):
     """Deliver a real SIGINT (as Ctrl-C does) just before call number ``when`` of ``owner.name``."""
     real, calls = getattr(owner, name), []
@@ -74,7 +85,8 @@ def _generated(folder):
 
 
 @pytest.mark.parametrize("when", [1, 2, 3, 4, 5])
-def test_ctrl_c_while_moving_files_into_place_leaves_the_new_tree_complete(tmp_path, monkeypatch, when):
+def test_ctrl_c_while_moving_files_into_place_leaves_the_new_tree_complete(tmp_path, monkeypatch, when,
+                                                                           python_sigint_handler):
     write_site(tmp_path, OLD)
     _interrupt_at(monkeypatch, writer.os, "replace", when)
     with pytest.raises(KeyboardInterrupt):
@@ -83,7 +95,8 @@ def test_ctrl_c_while_moving_files_into_place_leaves_the_new_tree_complete(tmp_p
 
 
 @pytest.mark.parametrize("when", [1, 2, 3, 4, 5])
-def test_ctrl_c_while_staging_leaves_the_old_tree_and_no_staged_file(tmp_path, monkeypatch, when):
+def test_ctrl_c_while_staging_leaves_the_old_tree_and_no_staged_file(tmp_path, monkeypatch, when,
+                                                                      python_sigint_handler):
     write_site(tmp_path, OLD)
     before = _state(tmp_path)
     _interrupt_at(monkeypatch, Path, "write_bytes", when)

@@ -66,8 +66,13 @@ class ConvChain:
                  sizes: list[tuple[int, int]]):
         self.gain, self.offset, self.units, self.relu, self.sizes = gain, offset, units, relu, sizes
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The model's dtype (float64 after load_model), in which the chain runs whatever the pixels' dtype."""
+        return self.units[0].weight.dtype
+
     def layer_input(self, pixels: torch.Tensor) -> torch.Tensor:
-        out = pixels * self.gain + self.offset
+        out = pixels.to(self.dtype) * self.gain + self.offset
         for unit, relu, size in zip(self.units, self.relu, self.sizes):
             out = torch.matmul(unit.weight, unit.columns(out.reshape(len(pixels), -1, *size)))
             out = out.clamp_min(0) if relu else out
@@ -77,7 +82,7 @@ class ConvChain:
                                 bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """For the linear objective <direction, layer input> + bias: its value (B,) and its gradient with
         respect to the pixels (B, 1, H, W)."""
-        out, saved = pixels * self.gain + self.offset, []
+        out, saved = pixels.to(self.dtype) * self.gain + self.offset, []
         for unit, relu, size in zip(self.units, self.relu, self.sizes):
             columns = unit.columns(out.reshape(len(pixels), -1, *size))
             before_relu = torch.matmul(unit.weight, columns)

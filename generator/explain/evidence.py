@@ -5,9 +5,16 @@ Every trust number is a mean over faces (one value per face). Its interval comes
 (BCa, 2,000 resamples, seeded), not from resampling written by hand. A comparison of two methods is paired: the
 difference is taken face by face on the same faces, then bootstrapped, so the faces' own spread (an easy face, a
 hard one) cancels out of it.
+
+The means are exact: each is the correctly rounded sum (``math.fsum``) over n. With a few faces, some resamples are
+reorderings of the observed faces, and BCa's bias correction counts the resample means below, equal to and above
+the observed one (ties count half). A float sum in another order would put such a mean a last bit off the observed
+one, and so move the interval to a neighbouring order statistic whenever the faces' values move by float noise
+(another CPU's kernels). An exact sum gives every reordering of the same faces the same bits: a tie stays a tie.
 """
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -42,8 +49,13 @@ def _finite(values) -> np.ndarray:
     return values[np.isfinite(values)]
 
 
-def _mean_axis(sample, axis=-1):
-    return np.mean(sample, axis=axis)
+def exact_mean(sample, axis=-1) -> np.ndarray:
+    """The mean along ``axis``, each one the exactly rounded sum over the count: the same bits for the same values
+    in any order."""
+    sample = np.moveaxis(np.asarray(sample, np.float64), axis, -1)
+    rows = sample.reshape(-1, sample.shape[-1])
+    means = np.array([math.fsum(row) for row in rows.tolist()], np.float64) / sample.shape[-1]
+    return means.reshape(sample.shape[:-1])
 
 
 def interval(values, seed: int, resamples: int = RESAMPLES) -> Estimate:
@@ -55,13 +67,13 @@ def interval(values, seed: int, resamples: int = RESAMPLES) -> Estimate:
     n = len(values)
     if n == 0:
         return Estimate(float("nan"), float("nan"), float("nan"), 0)
-    mean = float(values.mean())
+    mean = float(exact_mean(values))
     if n == 1 or np.ptp(values) == 0:
         return Estimate(mean, mean, mean, n)
     for method in ("BCa", "percentile"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # scipy warns where BCa degenerates; the fallback handles it
-            result = bootstrap((values,), _mean_axis, n_resamples=resamples, confidence_level=LEVEL,
+            result = bootstrap((values,), exact_mean, n_resamples=resamples, confidence_level=LEVEL,
                                method=method, vectorized=True, rng=np.random.default_rng(seed))
         low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
         if np.isfinite(low) and np.isfinite(high):

@@ -104,9 +104,9 @@ class ChannelMean:
         (top, pad_h), (left, pad_w) = _padding(layer, 0), _padding(layer, 1)
         out_h = (height + pad_h - dh * (kh - 1) - 1) // sh + 1
         out_w = (width + pad_w - dw * (kw - 1) - 1) // sw + 1
-        rows = _tap_hits(height, out_h, kh, sh, top, dh)
-        cols = _tap_hits(width, out_w, kw, sw, left, dw)
-        weight = layer.weight.detach()[filters]  # (B, C / groups, kh, kw)
+        weight = layer.weight.detach()[filters]  # (B, C / groups, kh, kw), in the model's dtype
+        rows = _tap_hits(height, out_h, kh, sh, top, dh).to(weight.dtype)
+        cols = _tap_hits(width, out_w, kw, sw, left, dw).to(weight.dtype)
         # sum over taps (u, v) of weight[b, c, u, v] * rows[u, i] * cols[v, j], as two matrix products; at most
         # kh * kw terms per pixel, so float32 loses nothing that matters
         own = torch.matmul(rows.t(), torch.matmul(weight, cols)) / (out_h * out_w)  # (B, C / groups, H, W)
@@ -116,15 +116,16 @@ class ChannelMean:
             self.gradient = own.contiguous()
         else:
             first = filters // (layer.out_channels // layer.groups) * group_size
-            self.gradient = torch.zeros(len(filters), channels, height, width)
+            self.gradient = torch.zeros(len(filters), channels, height, width, dtype=weight.dtype)
             for b in range(len(filters)):
                 self.gradient[b, first[b]:first[b] + group_size] = own[b]
-        self.bias = layer.bias.detach()[filters] if layer.bias is not None else torch.zeros(len(filters))
+        self.bias = (layer.bias.detach()[filters] if layer.bias is not None
+                     else torch.zeros(len(filters), dtype=weight.dtype))
 
     def __call__(self, inputs: torch.Tensor, items: slice = slice(None)) -> torch.Tensor:
         """The channel means for ``inputs``, the layer inputs of batch ``items``; autograd's backward multiplies by
         ``gradient``."""
-        flat = inputs.reshape(len(inputs), 1, -1)
+        flat = inputs.reshape(len(inputs), 1, -1).to(self.gradient.dtype)
         return torch.bmm(flat, self.gradient[items].reshape(len(inputs), -1, 1))[:, 0, 0] + self.bias[items]
 
 

@@ -71,10 +71,16 @@ class Plan:
     shift: float
     probabilities: bool   # the model outputs probabilities: logits are their logarithm
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The model's own dtype (its first conv's), in which the chain runs: float64 after load_model."""
+        return next(step.weight.dtype for step in self.steps if isinstance(step, Conv))
+
 
 def _folded_conv(conv: nn.Conv2d, norm: nn.BatchNorm2d | None) -> Conv:
     weight, bias = fold_batchnorm(conv, norm)
-    return Conv(weight.float().contiguous(memory_format=torch.channels_last), bias.float().contiguous(),
+    dtype = conv.weight.dtype
+    return Conv(weight.to(dtype).contiguous(memory_format=torch.channels_last), bias.to(dtype).contiguous(),
                 conv.padding[0], conv.kernel_size[0])
 
 
@@ -158,7 +164,7 @@ def prepare(model: nn.Module, size: int = 48) -> Plan | None:
     probe = torch.rand(3, 1, size, size, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         try:
-            ours = torch.softmax(_logits(plan, _forward_full(plan, probe * gain - shift)).double(), 1)
+            ours = torch.softmax(_logits(plan, _forward_full(plan, probe.to(plan.dtype) * gain - shift)).double(), 1)
             gap = float((ours - torch.softmax(model(probe).double(), 1)).abs().max())
         except Exception:  # a head that does not take the chain's output: this is not a features -> head model
             return None
@@ -175,7 +181,8 @@ def _forward_full(plan: Plan, x: torch.Tensor) -> torch.Tensor:
 def _apply(step, x: torch.Tensor, padding: int = 0) -> torch.Tensor:
     """``step`` on a channels-last batch; a conv pads by ``padding`` (0 when its window is already padded)."""
     if isinstance(step, Conv):
-        if FUSED_CONV is not None:  # oneDNN's conv with the ReLU fused in: one pass over the output, not two
+        if FUSED_CONV is not None and x.dtype == torch.float32:  # oneDNN's conv with the ReLU fused in: one pass
+            # over the output, not two (oneDNN has no float64 conv)
             return FUSED_CONV(x, step.weight, step.bias, [padding] * 2, [1, 1], [1, 1], 1,
                               "relu" if step.relu else "none", [], "")
         out = F.conv2d(x, step.weight, step.bias, padding=padding)
@@ -194,7 +201,7 @@ def _windows(base: torch.Tensor, starts: list, side: int, patch: torch.Tensor, a
     """(B, C, side, side) channels-last: the windows of ``base`` (H, W, C) at ``starts`` [(row, col)], with
     ``patch`` (B, h, w, C) pasted over each at ``at`` [(row, col)], all in ``base``'s coordinates. Slice copies
     in a loop: each copies whole rows, where advanced indexing would compute and read an index per element."""
-    out = torch.empty(len(starts), side, side, base.shape[-1])
+    out = torch.empty(len(starts), side, side, base.shape[-1], dtype=base.dtype)
     h, w = patch.shape[1:3]
     for b, ((y, x), (py, px)) in enumerate(zip(starts, at)):
         out[b] = base[y:y + side, x:x + side]
@@ -206,9 +213,10 @@ def heatmap(plan: Plan, face: np.ndarray, target: int, centres: np.ndarray, box:
             batch_size: int = BATCH_SIZE) -> tuple[np.ndarray, float]:
     """The probability of ``target`` with the box centred at every (y, x) of ``centres`` x ``centres``, as
     (len(centres), len(centres)), and the probability with no box."""
-    image = torch.from_numpy(np.asarray(face, np.float32))
+    dtype = plan.dtype  # the model's own (float64 after load_model; see generator/models/load.py)
+    image = torch.from_numpy(np.asarray(face, np.float32)).to(dtype)  # the same pixels as the batched path's
     size = image.shape[-1]
-    fill_value = float(torch.tensor(fill, dtype=torch.float32) * plan.gain - plan.shift)
+    fill_value = float(torch.tensor(fill, dtype=torch.float32).to(dtype) * plan.gain - plan.shift)
     last = max(k for k, step in enumerate(plan.steps) if not isinstance(step, Relu))  # its output is whole
     with torch.inference_mode():
         x = (image * plan.gain - plan.shift)[None, None]
@@ -227,7 +235,7 @@ def heatmap(plan: Plan, face: np.ndarray, target: int, centres: np.ndarray, box:
             boxes = [(y - box // 2, x - box // 2) for y, x in grid[k:k + batch_size]]
             # the input patch: the box's window, shifted into the image, with the clipped box set to the fill
             origins = [(min(max(y, 0), size - first), min(max(x, 0), size - first)) for y, x in boxes]
-            patch = torch.empty(len(boxes), first, first, 1)
+            patch = torch.empty(len(boxes), first, first, 1, dtype=dtype)
             for b, ((y, x), (oy, ox)) in enumerate(zip(boxes, origins)):
                 patch[b] = pixels[oy:oy + first, ox:ox + first]
                 patch[b, max(y - oy, 0):y + box - oy, max(x - ox, 0):x + box - ox] = fill_value

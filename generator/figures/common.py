@@ -30,6 +30,11 @@ from PIL import Image  # noqa: E402
 HEAT_CMAP = "inferno"
 RC = {"font.family": "DejaVu Sans", "font.size": 9, "svg.hashsalt": "fer-report", "figure.dpi": 100}
 LEVELS = 64            # colour steps of every map, from vmin to vmax
+# A map stretched to its own range whose range is below this share of its size is drawn flat: such a range is float
+# noise (the model runs in float64, whose kernels differ by about 1e-16; a float32 model's by about 1e-7), and
+# stretching it would draw the noise as a full-contrast pattern that changes with the CPU. Pages say "no measurable
+# change" for such maps.
+FLAT_BELOW = 1e-6
 CURVE_STEP = 1 / 256   # the grid of every plotted curve value (exact in binary)
 METHOD_CMAP = "tab10"  # one colour per method, in the order they are drawn; past ten, evenly spaced on LONG_CMAP
 LONG_CMAP = "turbo"
@@ -61,6 +66,13 @@ def colour_indices(values: np.ndarray, vmin: float, vmax: float, levels: int = L
     in float64. NaN takes step 0."""
     scaled = (np.asarray(values, np.float64) - vmin) / (vmax - vmin) * levels
     return np.clip(np.nan_to_num(np.floor(scaled), nan=0.0), 0, levels - 1).astype(np.intp)
+
+
+def is_flat(values: np.ndarray) -> bool:
+    """True when the range of ``values`` is below FLAT_BELOW of their largest magnitude (or all are 0)."""
+    values = np.asarray(values, np.float64)
+    low, high = float(values.min()), float(values.max())
+    return not high - low > FLAT_BELOW * max(abs(low), abs(high))
 
 
 def stepped_cmap(cmap: str, levels: int = LEVELS):

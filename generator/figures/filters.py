@@ -8,13 +8,16 @@ import math
 
 import numpy as np
 
-from generator.figures.common import new_figure, png_bytes, show_map
+from generator.figures.common import is_flat, new_figure, png_bytes, show_map
 
 
 def _stretch(image: np.ndarray) -> np.ndarray:
+    """``image`` stretched to [0, 1]; flat (0) when its range is below the noise floor (common.is_flat)."""
     image = np.asarray(image, np.float64)
+    if is_flat(image):
+        return np.zeros_like(image)
     low, high = float(image.min()), float(image.max())
-    return (image - low) / (high - low) if high > low else np.zeros_like(image)
+    return (image - low) / (high - low)
 
 
 def grid_figure(images: np.ndarray, labels: list[str], cmap: str = "gray") -> bytes:

@@ -22,7 +22,7 @@ def fold_batchnorm(conv: nn.Conv2d, norm: nn.BatchNorm2d | None) -> tuple[torch.
     ``conv``'s own when ``norm`` is None. ``norm`` must pass ``can_fold``. Both are detached from the model;
     without ``norm`` they may share the conv's storage, so copy them before changing them in place."""
     weight = conv.weight.detach()
-    bias = conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels)
+    bias = conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels, dtype=conv.weight.dtype)
     if norm is None:
         return weight, bias
     # The report's bytes depend on these exact float operations, in this order: change them and every figure that

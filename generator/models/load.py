@@ -28,6 +28,18 @@ from generator.models.train import DEMO_WEIGHTS
 
 STATE_DICT_KEYS = ("state_dict", "model", "network", "model_state_dict", "net")
 
+# The student's PyTorch model runs in float64. torch picks its CPU kernels at start-up (AVX-512, AVX2 or none, and
+# oneDNN's own choice), and each sums in its own order: in float32 the maps and probabilities then differ in the
+# last bits, about 1e-7, and a value that close to one of a figure's colour steps or to a printed rounding flips
+# (a few pixels and numbers per demo build, measured). In float64 the kernels still differ, by about 1e-16: a
+# flip is then some 1e9 times rarer. benchmarks/float64.py measures the price against float32.
+COMPUTE_DTYPE = torch.float64
+
+
+def _compute_dtype(module: nn.Module) -> torch.dtype | None:
+    """The floating dtype of ``module``'s first parameter, or None (no parameters, a Keras model's own)."""
+    return next((p.dtype for p in module.parameters() if p.is_floating_point()), None)
+
 
 class NormalisedModel(nn.Module):
     """[0, 1] pixels of 48x48 faces in, logits out. ``inner`` is the student's model, untouched."""
@@ -44,7 +56,14 @@ class NormalisedModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # The identity geometry adds no operation: a 48x48 gray model computes exactly what it did without it.
+        x = self._in_compute_dtype(x)
         return self.on_model_input(x if self.geometry.is_identity else self.geometry.apply(x))
+
+    def _in_compute_dtype(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` in the dtype of the model's weights (float64 after load_model): faces arrive as float32, and
+        autograd carries the gradient back through the cast."""
+        dtype = _compute_dtype(self.inner)
+        return x.to(dtype) if dtype is not None and x.is_floating_point() and x.dtype != dtype else x
 
     def on_model_input(self, x: torch.Tensor) -> torch.Tensor:
         """Logits for ``x`` already of the model's input shape, pixels in [0, 1]: the scaling and the output only.
@@ -52,6 +71,7 @@ class NormalisedModel(nn.Module):
         # On a GPU (--device cuda) the faces move there and the scores come back: the methods stay on the CPU,
         # and autograd carries gradients through both moves. On the CPU both moves are no-ops.
         device = next((p.device for p in self.inner.parameters()), x.device)
+        x = self._in_compute_dtype(x)
         out = self.inner((x * self.gain - self.shift).to(device))
         if self.output == "probabilities":
             out = torch.log(out.clamp_min(1e-12))
@@ -190,8 +210,23 @@ def load_model(settings: ModelSettings, root: Path, device: str = "cpu") -> Load
     inner.eval()  # loaded on the CPU: build() moves a copy for the forward-only methods to --device
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     wrapped = NormalisedModel(inner, scale, mean, std, output, Geometry.from_settings(settings)).eval()
-    check_model(wrapped, path, output)
+    check_model(wrapped, path, output)  # in float32, as trained: an error names the student's own model
+    in_float64(wrapped)
     return LoadedModel(wrapped, kind, digest, path)
+
+
+def in_float64(model: NormalisedModel) -> NormalisedModel:
+    """The model's weights made float64 in place (COMPUTE_DTYPE), unless it cannot run so (a TorchScript model
+    with float32 written into its code, say): then it stays float32, as loaded."""
+    model.inner.to(COMPUTE_DTYPE)
+    try:
+        with torch.inference_mode():
+            out = model(torch.full((2, 1, 48, 48), 0.5))
+        if out.dtype != COMPUTE_DTYPE or not torch.isfinite(out).all():
+            raise ValueError(out.dtype)
+    except Exception:  # noqa: BLE001 -- any model that does not take float64: float32 is always correct
+        model.inner.to(torch.float32)
+    return model
 
 
 def conv_layers(model: nn.Module) -> list[tuple[str, nn.Module, tuple]]:

@@ -13,6 +13,7 @@ from generator.data.synth import PART_ID
 from generator.estimate import Cost
 from generator.explain.filters import AscentResult, ascend, feature_maps, find_conv
 from generator.explain.regions import PARTS_OF_FACE, region_mass, template_parts
+from generator.figures.common import FLAT_BELOW, is_flat
 from generator.figures.filters import grid_figure, pairs_figure
 from generator.models import layers
 from generator.models.load import geometry_of
@@ -107,6 +108,7 @@ def context(inputs: StageInputs, result: Q2Result) -> dict:
                  "region": result.map_regions[f]} for f in result.top],
         "weakest": [{"index": int(f), "activation": float(act[f])} for f in np.argsort(act, kind="stable")[:3]],
         "positive": int((act > 0).sum()), "dead": result.dead,
+        "flat": sum(is_flat(m) for m in result.maps), "flat_below": FLAT_BELOW,
         "rise": float(np.mean(history[-1] - history[0])), "rising": int((history[-1] > history[0]).sum()),
         "region_counts": region_counts, "region_order": sorted(located, key=lambda p: -region_counts[p]),
     }

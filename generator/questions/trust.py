@@ -26,7 +26,7 @@ from generator.explain import trust_measures as measure
 from generator.explain.class_average import face_maps, face_seeds
 from generator.explain import methods as registry
 from generator.explain.methods import NAMES
-from generator.explain.methods.occlusion import positions
+from generator.explain.methods.occlusion import NO_MEASURABLE_DROP, positions
 from generator.explain.sanity import (PASS_BELOW, cascading_randomisation, final_similarity, fully_randomised,
                                       weight_layers)
 from generator.explain.stability import stability
@@ -200,6 +200,7 @@ def _numbers(inputs: StageInputs, final: dict, curves: dict, stabilities: list, 
             rho, ssim = final[m]
             row["sanity"] = scoring.sanity(rho, targets, PASS_BELOW, seed)
             row["sanity"]["ssim"] = scoring.summary(ssim, targets, seed)["all"]
+            row["sanity"]["flat"] = int(np.isnan(rho).sum())  # a constant map: no measurable change, no ranks
         if truth is not None:
             row.update({key: scoring.summary(truth[m][key], targets, seed)
                         for key in ("rma", "rma_lift", "hits", "pointing_lift", "agreement")})
@@ -250,6 +251,7 @@ def context(inputs: StageInputs, result: TrustResult) -> dict:
         "evaluated": [NAMES[m] for m in evaluated(inputs.settings)],
         "report_only": [NAMES[m] for m in on_report_faces(inputs.settings)],
         "occlusion_stride": inputs.settings.trust.sanity_occlusion_stride,
+        "no_measurable_drop": NO_MEASURABLE_DROP,
         "q4_stride": inputs.settings.occlusion.stride,
         "tables": _class_tables(rows, numbers),
         "seeded": [NAMES[m] for m in shown(inputs.settings) if registry.method(m).seeded],

@@ -9,6 +9,9 @@ build again on the same config. Left alone, the plugin writes both languages' pr
 root, and adds its CSS and JavaScript to the config once more per build. The hooks below give each language its own
 print page (``print_page.html``, ``en/print_page.html``) with a translated title.
 
+The hand-in page (``handin.md``, rendered by the generator) names the site's address in its appendix when
+``site_url`` is set: the hook below writes it in place of a marker.
+
 This file must not import the ``generator`` package at import time: the Pages workflow installs only
 requirements-docs.txt. The live preview at the end imports it under ``mkdocs serve`` only, and does nothing without it.
 """
@@ -36,6 +39,11 @@ _ZOOM_LINK = re.compile(r'<a class="glightbox"[^>]*>(<img[^>]*>)</a>')
 _TOC_SECTION = re.compile(r'\s*<section class="print-page">\s*(<div id="print-page-toc".*?</div>)\s*</section>', re.S)
 _TITLE_AND_TABLE = re.compile(r'(<section class="print-page" id="[^"]*" heading-number="1">\s*<h1.*?</h1>\s*'
                               r'<table>.*?</table>)', re.S)
+# The hand-in page's placeholder for the site's address, filled in when site_url is set to anything but mkdocs.yml's
+# local default (SITE_URL unset), whose address would mean nothing to a grader.
+SITE_URL_MARK = "<!-- handin:site-url -->"
+LOCAL_SITE_URL = "http://127.0.0.1:8000/"
+SITE_WORDS = {"zh-TW": "網站：", "en": "Site: "}
 # The paper-only assets, shipped with these hooks so they need no rebuild of site_src/.
 PRINT_ASSETS = {f"assets/print/{name}": Path(__file__).with_name(name) for name in ("print.css", "print.js")}
 
@@ -77,6 +85,15 @@ def on_config(config, **_):
     printer.print_file, printer.print_page, printer.renderer.print_page = print_file, print_page, print_page
     _shape_combined(printer.renderer, prefix)
     return config
+
+
+def on_page_markdown(markdown, page, config, **_):
+    if SITE_URL_MARK not in markdown:
+        return markdown
+    url = config.get("site_url") or ""
+    locale, prefix = _language_being_built(config)
+    line = "" if not url or url == LOCAL_SITE_URL else f"{SITE_WORDS.get(locale, 'Site: ')}<{url.rstrip('/')}/{prefix}>"
+    return markdown.replace(SITE_URL_MARK, line)
 
 
 @event_priority(-50)  # after glightbox (0) wrapped the content in a document, and print-site (0) kept a copy of it

@@ -13,6 +13,10 @@ from generator.site.tomlwrite import dumps as toml_dumps
 from generator.store import versions
 
 PAGES = ("index", *STAGES, "reproducibility")  # a page per stage of the table, between the cover and the record
+# The hand-in page: the four answers and a short appendix, for paper (python -m generator pdf). Not in the site's
+# navigation: the index links to it.
+HANDIN = "handin"
+QUESTIONS = ("q1", "q2", "q3", "q4")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 
@@ -71,9 +75,10 @@ def render_pages(template_dir: Path, context: dict) -> dict[str, bytes]:
         names = CLASS_NAMES[language]
         env.filters["class_name"] = lambda cls, names=names: names[cls]
         env.filters["region_name"] = lambda region, regions=REGION_NAMES[language]: regions.get(region, "—")
-        for page in PAGES:
+        for page in (*PAGES, HANDIN):
             page_context = dict(context, page=page, language=language, class_names=names,
-                                region_names=REGION_NAMES[language], prose=read_prose(template_dir, page, language))
+                                region_names=REGION_NAMES[language], prose=read_prose(template_dir, page, language),
+                                prose_by_page={q: read_prose(template_dir, q, language) for q in QUESTIONS})
             text = env.get_template(f"{language}/{page}.md.j2").render(page_context)
             out[page_path(page, language)] = _tidy(text).encode("utf-8")
     return out

@@ -9,6 +9,12 @@ from generator.explain.methods.base import PERTURBATION, Method, Passes
 from generator.explain.occlusion import occlusion
 from generator.explain.saliency import normalise
 
+# A box that changes P(class) by less than this changes nothing measurable: its drop counts as 0. Without the floor,
+# a box that leaves the image as it was (white on white) would give a drop of float noise, positive or not, and
+# the ties among a map's zeros (which Spearman's rho ranks) would follow the CPU's kernels. A map whose every
+# drop is below it is flat (all 0): with every layer random, a model can hardly care where the box is.
+NO_MEASURABLE_DROP = 1e-6
+
 
 def positions(stride: int, size: int = 48) -> int:
     """Box positions on one face: every ``stride``-th pixel from 0, in both directions."""
@@ -17,7 +23,8 @@ def positions(stride: int, size: int = 48) -> int:
 
 def occlusion_importance(heatmap: np.ndarray, baseline: float, size: int = 48) -> np.ndarray:
     """How much the box at each position lowers P(class), on the 48x48 grid (nearest for a coarse stride)."""
-    drop = np.clip(baseline - heatmap, 0, None)
+    drop = np.asarray(baseline - heatmap, np.float64)
+    drop = np.where(drop < NO_MEASURABLE_DROP, 0.0, drop)
     count = heatmap.shape[0]
     stride = -(-size // count)  # the box centres are 0, stride, 2 * stride, ...
     index = np.minimum((np.arange(size) + stride // 2) // stride, count - 1)  # each pixel's nearest centre
