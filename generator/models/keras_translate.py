@@ -108,6 +108,8 @@ class TranslatedModel(KerasModel):
     model stays beside it, out of torch's view (a tuple is not a submodule): its config gives the input shape
     and its initialisers the randomisation check's weights."""
 
+    prefers_channels_last = True  # the fast path traces a channels-last copy (benchmarks/keras_native.py)
+
     def __init__(self, keras_model, output_kind: str):
         nn.Module.__init__(self)
         native: dict = {}
