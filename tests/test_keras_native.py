@@ -240,3 +240,30 @@ def test_input_gradients_of_the_translation_equal_the_keras_paths(saved):
         grads.append(grad)
     torch.testing.assert_close(grads[0], grads[1], atol=1e-5 * float(grads[1].abs().max()), rtol=1e-4)
     assert float(np.abs(grads[0].numpy()).max()) > 0
+
+
+@pytest.mark.parametrize("name, covered", [("demo_twin.keras", True), ("sequential.keras", True),
+                                           ("functional.keras", False)])
+def test_incremental_occlusion_covers_a_chain_shaped_translation(saved, name, covered):
+    """As for the same network in PyTorch: a chain of plain convs, BatchNorm, ReLU and pooling at 48x48 is
+    covered (the demo CNN's twin, the Sequential); a graph with branches (the functional model) is not."""
+    from generator.explain import occlusion_incremental as incremental
+    from generator.explain.occlusion import batched_heatmap, occlusion
+    wrapped = load_model(ModelSettings(path=name), saved[name].parent).model
+    assert isinstance(wrapped.inner, TranslatedModel)
+    assert (incremental.prepare(wrapped) is not None) == covered
+    if not covered:
+        return
+    face = torch.rand(48, 48, generator=torch.Generator().manual_seed(8)).numpy()
+    result = occlusion(wrapped, face, 3, box=15, stride=4, fill=1.0)
+    expected, baseline = batched_heatmap(load_keras_wrapped(saved[name]), torch.from_numpy(face)[None], 3,
+                                         np.arange(0, 48, 4), 15, 1.0, 64)
+    np.testing.assert_allclose(result.heatmap, expected, atol=2e-6)
+    assert abs(result.baseline - baseline) < 2e-6
+
+
+def load_keras_wrapped(path):
+    """The Keras path inside the same wrapper as the translation (identity geometry at 48x48)."""
+    model = load_model(ModelSettings(path=path.name), path.parent).model
+    model.inner = load_keras(path)
+    return model

@@ -129,6 +129,9 @@ class TranslatedModel(KerasModel):
             out = torch.log(out.clamp_min(1e-12))
         return out.to(x.dtype)
 
+    def as_sequential(self) -> nn.Sequential | None:
+        return as_sequential(self)
+
     def named_layers(self) -> list[tuple[str, nn.Module]]:
         return [(name, module) for name, (_, module) in self._keras[1].items()]
 
@@ -185,3 +188,56 @@ def native_or_keras(reference: KerasModel, path: Path | str,
                f"{AGREEMENT:g}); running through Keras (slower)")
         return reference
     return native
+
+
+def as_sequential(model: TranslatedModel) -> nn.Sequential | None:
+    """A chain-shaped translation (a Keras Sequential, or a functional model without branches) as the
+    ``nn.Sequential`` of torch's own layers that a PyTorch model of that architecture would be, sharing the
+    weights: plain convs (stride 1, symmetric padding, a ReLU or no activation of their own), BatchNorm, ReLU,
+    square max-pooling with stride == pool, dropout; then the rest as it is. Incremental occlusion takes a
+    model in this form; None for a graph with branches or a float64 model."""
+    graph = model.graph
+    if model.compute_dtype != torch.float32 or any(
+            as_list or inputs != (out - 1,) for _, inputs, out, as_list in graph.steps):
+        return None
+    layers: list[nn.Module] = []
+    modules = [graph.layers[index] for index, *_ in graph.steps]
+    for k, module in enumerate(modules):
+        plain = _torch_layers(module)
+        if plain is None:
+            layers += modules[k:]
+            break
+        layers += plain
+    if model.output_kind == LOG_PROBABILITIES:
+        layers.append(_Log())
+    return nn.Sequential(*layers).eval()
+
+
+class _Log(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.log(x.clamp_min(1e-12))
+
+
+def _torch_layers(module: nn.Module) -> list[nn.Module] | None:
+    kind = type(module).__name__
+    name = getattr(getattr(module, "activation", None), "__name__", "linear")
+    if kind == "Conv2D" and name in ("linear", "relu") and module.strides == (1, 1) and module.groups == 1 \
+            and module.dilation == (1, 1) and module.kernel[0] == module.kernel[1] and module.kernel[0] % 2:
+        conv = nn.Conv2d(module.weight.shape[1], module.weight.shape[0], module.kernel,
+                         padding=module.kernel[0] // 2 if module.same else 0, bias=module.bias is not None)
+        conv.weight, conv.bias = module.weight, module.bias
+        return [conv.requires_grad_(False)] + ([nn.ReLU()] if name == "relu" else [])
+    if kind == "BatchNormalization" and module.weight is not None and module.bias is not None:
+        norm = nn.BatchNorm2d(module.running_mean.shape[0], eps=module.eps).eval()
+        norm.weight, norm.bias = module.weight, module.bias
+        norm.running_mean, norm.running_var = module.running_mean.data, module.running_var.data
+        return [norm.requires_grad_(False)]
+    if (kind == "Activation" and name == "relu") or (kind == "ReLU" and module.max_value is None
+                                                     and module.negative_slope == 0 and module.threshold == 0):
+        return [nn.ReLU()]
+    if kind == "MaxPooling2D" and not module.same and module.kernel == module.strides \
+            and module.kernel[0] == module.kernel[1]:
+        return [nn.MaxPool2d(module.kernel[0])]
+    if kind in ("Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout"):
+        return [nn.Dropout(0.0)]
+    return None
