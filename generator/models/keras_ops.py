@@ -193,11 +193,7 @@ class SpatialDropout2D(Identity):
 
 
 class GaussianNoise(Identity):
-    pass
-
-
-class GaussianDropout(Identity):
-    pass
+    pass  # GaussianDropout and ActivityRegularization translate to Identity too (keras_translate.NATIVE)
 
 
 def _per_channel(value, ndim_hint: int = 4) -> torch.Tensor | float:

@@ -30,7 +30,7 @@ AGREEMENT = 1e-5  # largest score difference accepted, relative to the largest s
 NATIVE = {name: getattr(module, name) for module in (keras_layers, keras_ops) for name in dir(module)
           if isinstance(getattr(module, name), type) and issubclass(getattr(module, name), nn.Module)
           and not name.startswith("_") and name != "Identity"}
-NATIVE["ActivityRegularization"] = keras_ops.Identity
+NATIVE["ActivityRegularization"] = NATIVE["GaussianDropout"] = keras_ops.Identity
 
 
 class NoTranslation(Exception):
