@@ -267,3 +267,20 @@ def load_keras_wrapped(path):
     model = load_model(ModelSettings(path=path.name), path.parent).model
     model.inner = load_keras(path)
     return model
+
+
+@pytest.mark.parametrize("name", ["trap_padding.keras", "zoo.keras", "functional.keras"])
+def test_the_native_layers_show_their_weights_in_keras_layout(saved, name):
+    """Code written against a Keras layer (``layer.kernel``, a separable conv's two kernels) reads the same arrays
+    from its native twin, depth multipliers included."""
+    native, fresh = translated(saved[name]), _fresh(saved[name])
+    seen = 0
+    for layer_name, module in native.named_layers():
+        layer = fresh.get_layer(layer_name)
+        for attr in ("kernel", "depthwise_kernel", "pointwise_kernel"):
+            if type(layer).__name__ in ("Conv2D", "Dense", "DepthwiseConv2D", "SeparableConv2D") \
+                    and hasattr(layer, attr):
+                theirs = torch.as_tensor(keras.ops.convert_to_numpy(getattr(layer, attr)))
+                torch.testing.assert_close(getattr(module, attr), theirs, atol=0, rtol=0, msg=layer_name)
+                seen += 1
+    assert seen >= 3

@@ -81,13 +81,13 @@ class _Padded(nn.Module):
         padding = getattr(layer, "padding", "valid")
         if padding not in ("valid", "same"):
             raise Untranslatable(f"padding {padding!r}")
-        self.kernel, self.strides, self.dilation = tuple(kernel), tuple(strides), tuple(dilation)
+        self.kernel_size, self.strides, self.dilation = tuple(kernel), tuple(strides), tuple(dilation)
         self.same = padding == "same"
 
     def _pads(self, x: torch.Tensor) -> tuple[tuple[int, int], tuple[int, int]]:
         if not self.same:
             return (0, 0), (0, 0)
-        return tuple(same_padding(int(x.shape[2 + k]), self.kernel[k], self.strides[k], self.dilation[k])
+        return tuple(same_padding(int(x.shape[2 + k]), self.kernel_size[k], self.strides[k], self.dilation[k])
                      for k in range(2))
 
     def padded(self, x: torch.Tensor, value: float | str = 0.0) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -109,10 +109,20 @@ class Conv2D(_Padded):
         self.bias = _frozen(layer.bias) if layer.use_bias else None
         self.activation = activation_of(layer)
 
+    @property
+    def kernel(self) -> torch.Tensor:
+        """The weights as Keras holds them, (kh, kw, in, out): a view, for code written against Keras's layer."""
+        return self.weight.permute(2, 3, 1, 0)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x, padding = self.padded(x)
         return self.activation(F.conv2d(x, self.weight, self.bias, self.strides, padding, self.dilation,
                                         self.groups))
+
+
+def _keras_depthwise(weight: torch.Tensor, channels: int) -> torch.Tensor:
+    """torch's (in * multiplier, 1, kh, kw) back as Keras's (kh, kw, in, multiplier)."""
+    return weight[:, 0].permute(1, 2, 0).reshape(weight.shape[2], weight.shape[3], channels, -1)
 
 
 def _depthwise_weight(kernel) -> nn.Parameter:
@@ -131,6 +141,11 @@ class DepthwiseConv2D(_Padded):
         self.weight = _depthwise_weight(layer.kernel)
         self.bias = _frozen(layer.bias) if layer.use_bias else None
         self.activation = activation_of(layer)
+        self.channels = int(layer.kernel.shape[2])
+
+    @property
+    def kernel(self) -> torch.Tensor:
+        return _keras_depthwise(self.weight, self.channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x, padding = self.padded(x)
@@ -150,6 +165,15 @@ class SeparableConv2D(_Padded):
                                       requires_grad=False)
         self.bias = _frozen(layer.bias) if layer.use_bias else None
         self.activation = activation_of(layer)
+        self.channels = int(layer.depthwise_kernel.shape[2])
+
+    @property
+    def depthwise_kernel(self) -> torch.Tensor:
+        return _keras_depthwise(self.depthwise, self.channels)
+
+    @property
+    def pointwise_kernel(self) -> torch.Tensor:
+        return self.pointwise.permute(2, 3, 1, 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x, padding = self.padded(x)
@@ -163,6 +187,10 @@ class Dense(nn.Module):
         self.weight = nn.Parameter(_frozen(layer.kernel).T.contiguous(), requires_grad=False)
         self.bias = _frozen(layer.bias) if layer.use_bias else None
         self.activation = activation_of(layer)
+
+    @property
+    def kernel(self) -> torch.Tensor:
+        return self.weight.T
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim == 4:  # Keras's Dense on a map acts on its channels

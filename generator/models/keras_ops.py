@@ -105,7 +105,7 @@ class MaxPooling2D(_Padded):
 
     def forward(self, x):
         x, padding = self.padded(x, float("-inf"))
-        return F.max_pool2d(x, self.kernel, self.strides, padding)
+        return F.max_pool2d(x, self.kernel_size, self.strides, padding)
 
 
 class AveragePooling2D(_Padded):
@@ -118,7 +118,7 @@ class AveragePooling2D(_Padded):
 
     def forward(self, x):
         x, padding = self.padded(x, "edge")
-        return F.avg_pool2d(x, self.kernel, self.strides, padding, count_include_pad=False)
+        return F.avg_pool2d(x, self.kernel_size, self.strides, padding, count_include_pad=False)
 
 
 class GlobalAveragePooling2D(nn.Module):
