@@ -15,8 +15,10 @@ from generator.models.load import load_model
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 
 
-def keras_twin(model: torch.nn.Module) -> torch.nn.Module | None:
-    """The wrapped FerCNN's Keras twin, loaded through load_model; None where keras is not installed."""
+def keras_twin(model: torch.nn.Module, native: bool = False) -> torch.nn.Module | None:
+    """The wrapped FerCNN's Keras twin, loaded through load_model; None where keras is not installed. It runs
+    through Keras (the path of a model that does not translate) unless ``native``: its native translation
+    (generator/models/keras_translate.py; benchmarks/keras_native.py measures the two side by side)."""
     import importlib.util
     if importlib.util.find_spec("keras") is None:
         return None
@@ -26,7 +28,11 @@ def keras_twin(model: torch.nn.Module) -> torch.nn.Module | None:
         keras_models.keras_twin(model.inner).save(Path(folder) / "twin.keras")
         settings = ModelSettings(path="twin.keras", input_scale=255.0 / model.gain, input_mean=model.shift,
                                  input_std=1.0)
-        return load_model(settings, Path(folder)).model
+        wrapped = load_model(settings, Path(folder)).model
+        if not native:
+            from generator.models.keras_model import load_keras
+            wrapped.inner = load_keras(Path(folder) / "twin.keras")
+        return wrapped
 
 
 def seconds_per_image(model: torch.nn.Module, batch: int, timed) -> float:

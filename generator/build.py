@@ -109,7 +109,7 @@ def _load_and_check(settings: Settings, data: DataInputs | None, device: str, pr
     """The data first (a bad CSV is the likelier mistake, and its check costs less than loading the model), then
     the model, then every check that needs both: a bad input fails in seconds, not after the analysis."""
     data = data if data is not None else load_data(settings)
-    loaded = load_model(settings.model, settings.root, device)
+    loaded = load_model(settings.model, settings.root, device, progress)
     check_before_analysis(settings, loaded.model, data)
     # Forward-only methods run on the chosen device; gradients, hooks and the incremental occlusion read the
     # layers directly and stay on the CPU with the eager model.

@@ -148,7 +148,7 @@ def cmd_layers(args) -> None:
     from generator.models.layers import conv_listing
     from generator.models.load import load_model
     settings = _settings(args)
-    loaded = load_model(settings.model, settings.root)
+    loaded = load_model(settings.model, settings.root, notice=_say)
     geometry = loaded.model.geometry
     fed = "" if geometry.is_identity else f", fed to the model as {geometry.input_shape}"
     print(f"Conv layers of {loaded.path.name} ({loaded.description}), output shape for one 48x48 face{fed}:")

@@ -132,3 +132,97 @@ def keras_twin(fer_cnn):
     for layer, arrays in zip([layer for layer in model.layers if layer.weights], weights):
         layer.set_weights(arrays)
     return model
+
+
+def mini_xception(modules: int = 4, size: int = 64, seed: int = 13):
+    """The FER2013 mini-Xception of oarriaga/face_classification (src/models/cnn.py) in Keras 3's API: two plain
+    convs, ``modules`` residual modules (separable convs, a strided 1x1 residual, max-pooling, Add), a class conv,
+    global average pooling and a separate softmax layer, Keras's automatic layer names."""
+    with _seeded(seed):
+        inputs = keras.Input((size, size, 1))
+        x = inputs
+        for _ in range(2):
+            x = layers.Conv2D(8, 3, use_bias=False)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.Activation("relu")(x)
+        for filters in (16, 32, 64, 128)[:modules]:
+            residual = layers.Conv2D(filters, 1, strides=2, padding="same", use_bias=False)(x)
+            residual = layers.BatchNormalization()(residual)
+            x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.Activation("relu")(x)
+            x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
+            x = layers.add([x, residual])
+        x = layers.Conv2D(7, 3, padding="same")(x)
+        x = layers.GlobalAveragePooling2D()(x)
+        model = keras.Model(inputs, layers.Activation("softmax", name="predictions")(x))
+        _trained_looking_batchnorm(model, seed)
+    return model
+
+
+def trap_padding_model():
+    """Keras's asymmetric "same" padding everywhere: even kernels, strides 2 on odd and even sides, a depth
+    multiplier, and max and average pooling with the odd pixel padded at the end, the max-pooling over a map
+    that is negative everywhere (so a zero pad, not -inf, would change its output)."""
+    with _seeded(14):
+        inputs = keras.Input((47, 47, 1))
+        x = layers.Conv2D(6, 4, strides=2, padding="same", name="conv_even")(inputs)        # 47 -> 24
+        x = layers.BatchNormalization(name="bn")(x)
+        x = layers.DepthwiseConv2D(2, strides=2, padding="same", depth_multiplier=2, name="dw_even")(x)  # 12
+        x = layers.SeparableConv2D(8, 4, padding="same", depth_multiplier=2, name="sep_even")(x)
+        x = layers.Activation("relu", name="relu")(x)
+        x = layers.Rescaling(-1.0, offset=-0.5, name="negative")(x)
+        x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool_same")(x)          # 12 -> 6
+        x = layers.AveragePooling2D(3, strides=2, padding="same", name="avg_same")(x)       # 6 -> 3
+        x = layers.Conv2D(7, 2, padding="same", name="cls")(x)
+        x = layers.GlobalAveragePooling2D(name="gap")(x)
+        model = keras.Model(inputs, layers.Activation("softmax", name="predictions")(x))
+        _trained_looking_batchnorm(model, 14)
+    return model
+
+
+def trap_flatten_model():
+    """A conv, Flatten, then Dense: the Dense's rows are in Keras's (row, column, channel) order."""
+    with _seeded(15):
+        return keras.Sequential([keras.Input((12, 12, 1)), layers.Conv2D(5, 3, strides=2, name="conv"),
+                                 layers.Flatten(name="flatten"), layers.Dense(7, activation="softmax", name="out")])
+
+
+def zoo_model():
+    """Every other layer the translation covers, in one functional model: the preprocessing layers, padding and
+    cropping, the activation arguments and layers, branches merged by Concatenate and Multiply (squeeze and
+    excite), Reshape and a Dense on a sequence, the layers that do nothing at inference."""
+    with _seeded(16):
+        inputs = keras.Input((40, 40, 1))
+        x = layers.Rescaling(2.0, offset=-1.0)(inputs)
+        x = layers.Normalization(mean=0.1, variance=0.5)(x)
+        x = layers.Resizing(32, 32)(x)
+        x = layers.ZeroPadding2D(((1, 2), (0, 1)))(x)
+        x = layers.Conv2D(6, 3, activation="relu6")(x)
+        x = layers.Cropping2D(((1, 0), (2, 1)))(x)
+        a = layers.Conv2D(4, 1, activation="elu")(x)
+        b = layers.Conv2D(4, 3, padding="same", dilation_rate=2, activation="selu")(x)
+        x = layers.Concatenate()([a, b])
+        x = layers.PReLU(shared_axes=[1, 2], name="prelu")(x)
+        x = layers.LeakyReLU(negative_slope=0.1)(x)
+        x = layers.ELU(alpha=0.7)(x)
+        x = layers.ReLU(max_value=4.0, negative_slope=0.05, threshold=0.1)(x)
+        x = layers.SpatialDropout2D(0.3)(x)
+        x = layers.GaussianNoise(0.1)(x)
+        squeeze = layers.GlobalAveragePooling2D(keepdims=True)(x)
+        x = layers.Multiply()([x, layers.Dense(8, activation="sigmoid")(squeeze)])
+        x = layers.Conv2D(8, 3, activation="tanh")(x)
+        x = layers.MaxPooling2D(2)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.AveragePooling2D(2)(x)
+        pooled = layers.GlobalMaxPooling2D()(x)
+        sequence = layers.Dense(6, activation="leaky_relu")(layers.Reshape((-1, 8))(x))
+        x = layers.Concatenate()([layers.Flatten()(sequence), pooled])
+        x = layers.Dropout(0.5)(x)
+        model = keras.Model(inputs, layers.Dense(7, activation="softmax")(x))
+        _trained_looking_batchnorm(model, 16)
+        prelu = model.get_layer("prelu")
+        prelu.set_weights([np.random.default_rng(16).uniform(0.05, 0.5, prelu.alpha.shape)])
+    return model

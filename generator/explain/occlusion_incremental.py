@@ -22,7 +22,8 @@ either
 where the chain holds only, in eval mode: ``nn.Conv2d`` (square kernel, stride 1, dilation 1, groups 1, the same
 zero padding on every side, given as a number), ``nn.BatchNorm2d`` directly after a conv (folded into it),
 ``nn.ReLU``, ``nn.MaxPool2d`` with kernel == stride, no padding and a map side it divides, ``nn.Dropout`` and
-``nn.Identity``. Anything else (TorchScript models, strided or grouped convs, other layers, a model in training
+``nn.Identity``. A Keras model translated into native modules (generator/models/keras_translate.py) is covered as the same
+network written in PyTorch would be. Anything else (TorchScript models, strided or grouped convs, other layers, a model in training
 mode) returns ``None`` from ``prepare``, and the caller uses the batched path.
 """
 from __future__ import annotations
@@ -146,6 +147,10 @@ def prepare(model: nn.Module, size: int = 48) -> Plan | None:
         probabilities = model.output == "probabilities"
     if isinstance(inner, torch.jit.ScriptModule) or any(m.training for m in inner.modules()):
         return None
+    if hasattr(inner, "as_sequential"):  # a Keras model translated into native modules, if chain-shaped
+        inner = inner.as_sequential()
+        if inner is None:
+            return None
     if type(inner) is nn.Sequential:
         layers = list(inner)
         steps, used = _chain(layers)

@@ -14,6 +14,7 @@ import importlib
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -175,13 +176,16 @@ def _kwargs_text(kwargs: dict) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
 
 
-def load_model(settings: ModelSettings, root: Path, device: str = "cpu") -> LoadedModel:
+def load_model(settings: ModelSettings, root: Path, device: str = "cpu",
+               notice: Callable[[str], None] = lambda _: None) -> LoadedModel:
+    """The model of ``settings``, wrapped; ``notice`` hears a one-line notice (a Keras model that keeps Keras's
+    slower path, and why)."""
     if device == "cuda" and not torch.cuda.is_available():
         raise InputError(f"--device cuda: no CUDA device is available to torch {torch.__version__} here, expected "
                          "a machine with an NVIDIA GPU and a CUDA build of torch; use --device cpu")
     path = (root / settings.path).resolve() if settings.path else DEMO_WEIGHTS
     if is_keras_path(path):  # before is_file: a SavedModel is a folder, refused with its own message
-        return _load_keras(settings, path)
+        return _load_keras(settings, path, notice)
     if not path.is_file():
         raise InputError(f"{path}: model file not found")
     fmt = settings.format
@@ -236,11 +240,13 @@ def conv_layers(model: nn.Module) -> list[tuple[str, nn.Module, tuple]]:
     return [(conv.name, conv.layer, conv.shape) for conv in conv_listing(model)]
 
 
-def _load_keras(settings: ModelSettings, path: Path) -> LoadedModel:
+def _load_keras(settings: ModelSettings, path: Path, notice: Callable[[str], None]) -> LoadedModel:
     """A Keras file: its scores are logits or log-probabilities already (KerasModel), and its input shape gives
-    the geometry, so model.input_size and input_channels are not needed (and must agree where set)."""
+    the geometry, so model.input_size and input_channels are not needed (and must agree where set). It runs as
+    native PyTorch modules where it translates (keras_translate.py), else through Keras."""
     from generator.models.keras_model import load_keras
-    inner = load_keras(path)
+    from generator.models.keras_translate import native_or_keras
+    inner = native_or_keras(load_keras(path), path, notice)
     geometry = _keras_geometry(settings, inner.input_shape, path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     wrapped = NormalisedModel(inner, settings.input_scale, settings.input_mean, settings.input_std, "logits",
