@@ -2,10 +2,10 @@
 
 Formats: a state_dict with an architecture import path (``package.module:Class`` plus kwargs); a dict holding the
 state_dict under a key; a whole pickled module; a TorchScript file; a Keras file (.h5, .hdf5, .keras, through
-generator/models/keras_model.py, which needs the keras extra). The wrapper takes images in [0, 1] of shape
-(B, 1, 48, 48), turns them into the input the model takes (its geometry: size, channels, resize;
-generator/models/geometry.py), applies the configured normalisation, and always returns logits: a model that
-outputs probabilities is turned into log-probabilities, which softmax maps back to the same probabilities.
+generator/models/keras_model.py, which needs the keras extra). The wrapper (generator/models/wrapper.py) takes
+images in [0, 1] of shape (B, 1, 48, 48), turns them into the input the model takes (its geometry: size, channels,
+resize; generator/models/geometry.py), applies the configured normalisation, and always returns 7 logits in
+FER2013's order (``model.classes`` says the model's own order).
 """
 from __future__ import annotations
 
@@ -21,46 +21,14 @@ from torch import nn
 from generator.config import ModelSettings, check_geometry
 from generator.errors import InputError
 from generator.models.check import check_model
-from generator.models.geometry import FACE, IDENTITY, Geometry
+from generator.models.classes import resolve
+from generator.models.geometry import FACE, Geometry
 from generator.models.keras_files import is_keras_path
 from generator.models.layers import conv_listing
 from generator.models.train import DEMO_WEIGHTS
+from generator.models.wrapper import NormalisedModel, geometry_of  # noqa: F401 -- imported from here by others
 
 STATE_DICT_KEYS = ("state_dict", "model", "network", "model_state_dict", "net")
-
-
-class NormalisedModel(nn.Module):
-    """[0, 1] pixels of 48x48 faces in, logits out. ``inner`` is the student's model, untouched."""
-
-    def __init__(self, inner: nn.Module, scale: float, mean: float, std: float, output: str,
-                 geometry: Geometry = IDENTITY):
-        super().__init__()
-        self.inner = inner
-        # pixels p in [0, 255] reach the model as (p / scale - mean) / std; our input is x = p / 255.
-        self.gain = 255.0 / scale / std
-        self.shift = mean / std
-        self.output = output
-        self.geometry = geometry
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # The identity geometry adds no operation: a 48x48 gray model computes exactly what it did without it.
-        return self.on_model_input(x if self.geometry.is_identity else self.geometry.apply(x))
-
-    def on_model_input(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for ``x`` already of the model's input shape, pixels in [0, 1]: the scaling and the output only.
-        The shape probe calls it to try other input shapes than the configured one."""
-        # On a GPU (--device cuda) the faces move there and the scores come back: the methods stay on the CPU,
-        # and autograd carries gradients through both moves. On the CPU both moves are no-ops.
-        device = next((p.device for p in self.inner.parameters()), x.device)
-        out = self.inner((x * self.gain - self.shift).to(device))
-        if self.output == "probabilities":
-            out = torch.log(out.clamp_min(1e-12))
-        return out.to(x.device)
-
-
-def geometry_of(model: nn.Module) -> Geometry:
-    """The input geometry of a wrapped model; a bare module takes the 48x48 gray faces as they are."""
-    return model.geometry if isinstance(model, NormalisedModel) else IDENTITY
 
 
 @dataclass(frozen=True)
@@ -189,9 +157,15 @@ def load_model(settings: ModelSettings, root: Path, device: str = "cpu") -> Load
             raise InputError(f"{path}: expected a state_dict, a checkpoint dict or a module, found {type(obj).__name__}")
     inner.eval()  # loaded on the CPU: build() moves a copy for the forward-only methods to --device
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    wrapped = NormalisedModel(inner, scale, mean, std, output, Geometry.from_settings(settings)).eval()
+    wrapped = _wrap(inner, settings, scale, mean, std, output, Geometry.from_settings(settings))
     check_model(wrapped, path, output)
     return LoadedModel(wrapped, kind, digest, path)
+
+
+def _wrap(inner: nn.Module, settings: ModelSettings, scale: float, mean: float, std: float, output: str,
+          geometry: Geometry) -> NormalisedModel:
+    return NormalisedModel(inner, scale, mean, std, output, geometry, settings.normalise,
+                           resolve(settings.classes)).eval()
 
 
 def conv_layers(model: nn.Module) -> list[tuple[str, nn.Module, tuple]]:
@@ -208,8 +182,8 @@ def _load_keras(settings: ModelSettings, path: Path) -> LoadedModel:
     inner = load_keras(path)
     geometry = _keras_geometry(settings, inner.input_shape, path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    wrapped = NormalisedModel(inner, settings.input_scale, settings.input_mean, settings.input_std, "logits",
-                              geometry).eval()
+    wrapped = _wrap(inner, settings, settings.input_scale, settings.input_mean, settings.input_std, "logits",
+                    geometry)
     check_model(wrapped, path, "logits")
     return LoadedModel(wrapped, f"Keras model ({path.suffix.lstrip('.')})", digest, path, inner.output_kind)
 
