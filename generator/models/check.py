@@ -28,7 +28,7 @@ def _probe_batch() -> torch.Tensor:
     return torch.cat([flat, noise])
 
 
-def _runs_on(model: NormalisedModel, shape: tuple) -> bool:
+def runs_on(model: NormalisedModel, shape: tuple) -> bool:
     """Whether the model itself, past the wrapper's geometry, takes input of ``shape`` and gives its scores."""
     try:
         with torch.inference_mode():
@@ -75,7 +75,7 @@ def check_model(model: NormalisedModel, path: Path, output: str) -> None:
             out = model.model_outputs(x if model.geometry.is_identity else model.geometry.apply(x))
     except Exception as error:  # noqa: BLE001 -- the student's forward may raise anything
         configured = model.geometry.input_shape
-        fits = next((shape for shape in _candidates(configured) if _runs_on(model, shape)), None)
+        fits = next((shape for shape in _candidates(configured) if runs_on(model, shape)), None)
         if fits:
             advice = suggestion(fits, configured, model.geometry.resize)
             raise InputError(f"{path}: the model takes {fits}: {advice}") from None
