@@ -25,7 +25,7 @@ from generator.models.fast import inference_model
 from generator.models.hooks import inner_module
 from generator.models.load import LoadedModel, load_model
 from generator.only import merged_files, previous_context, require_full_build
-from generator.pages import report_context
+from generator.pages import outputs_context, report_context
 from generator.preflight import check_before_analysis
 from generator.probe import predict_and_probe
 from generator.progress import Progress, as_progress
@@ -86,7 +86,8 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
     with timer.stage("pages"):
         context = earlier if only else {
             **report_context(settings, loaded, data, images, _accuracy(probabilities, data), files),
-            "settings_trust": settings.trust, "settings_lime": settings.lime, "probe": probe}
+            "settings_trust": settings.trust, "settings_lime": settings.lime, "probe": probe,
+            "outputs": outputs_context(loaded)}
         context.update(stage_contexts(inputs))
         site_files = page_files(template_dir, settings, context, files)
     with timer.stage("write site_src"):

@@ -25,6 +25,7 @@ from generator.models.classes import resolve
 from generator.models.geometry import FACE, Geometry
 from generator.models.keras_files import is_keras_path
 from generator.models.layers import conv_listing
+from generator.models.onnx_model import is_onnx_path
 from generator.models.train import DEMO_WEIGHTS
 from generator.models.wrapper import NormalisedModel, geometry_of  # noqa: F401 -- imported from here by others
 
@@ -130,6 +131,8 @@ def load_model(settings: ModelSettings, root: Path, device: str = "cpu") -> Load
     path = (root / settings.path).resolve() if settings.path else DEMO_WEIGHTS
     if is_keras_path(path):  # before is_file: a SavedModel is a folder, refused with its own message
         return _load_keras(settings, path)
+    if is_onnx_path(path):
+        return _load_onnx(settings, path)
     if not path.is_file():
         raise InputError(f"{path}: model file not found")
     fmt = settings.format
@@ -180,7 +183,7 @@ def _load_keras(settings: ModelSettings, path: Path) -> LoadedModel:
     the geometry, so model.input_size and input_channels are not needed (and must agree where set)."""
     from generator.models.keras_model import load_keras
     inner = load_keras(path)
-    geometry = _keras_geometry(settings, inner.input_shape, path)
+    geometry = _file_geometry(settings, inner.input_shape, path, "Keras")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     wrapped = _wrap(inner, settings, settings.input_scale, settings.input_mean, settings.input_std, "logits",
                     geometry)
@@ -188,21 +191,34 @@ def _load_keras(settings: ModelSettings, path: Path) -> LoadedModel:
     return LoadedModel(wrapped, f"Keras model ({path.suffix.lstrip('.')})", digest, path, inner.output_kind)
 
 
-def _keras_geometry(settings: ModelSettings, shape: tuple, path: Path) -> Geometry:
+def _load_onnx(settings: ModelSettings, path: Path) -> LoadedModel:
+    """An ONNX graph, under the rules of a Keras file: its input shape gives the geometry, and its scores are
+    logits (a final Softmax node skipped) or log-probabilities already."""
+    from generator.models.onnx_model import geometry_shape, load_onnx
+    inner = load_onnx(path)
+    geometry = _file_geometry(settings, geometry_shape(inner), path, "ONNX")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    wrapped = _wrap(inner, settings, settings.input_scale, settings.input_mean, settings.input_std, "logits",
+                    geometry)
+    check_model(wrapped, path, "logits")
+    return LoadedModel(wrapped, "ONNX model", digest, path, inner.output_kind)
+
+
+def _file_geometry(settings: ModelSettings, shape: tuple, path: Path, kind: str) -> Geometry:
     """The model's own input shape; a size the model leaves open (None) comes from the settings. A setting that
     differs from its default and from the model's shape is a mistake worth one line, not a silent override."""
     configured = Geometry.from_settings(settings)
     height, width = shape[0] or configured.height, shape[1] or configured.width
     channels = shape[2]
     if (configured.height, configured.width) not in ((FACE, FACE), (height, width)):
-        raise InputError(f"{path}: model.input_size = {settings.input_size!r}, but the Keras model takes "
+        raise InputError(f"{path}: model.input_size = {settings.input_size!r}, but the {kind} model takes "
                          f"{height}x{width} images (its input shape {shape}); remove model.input_size, which a "
-                         "Keras model does not need")
+                         f"{kind} model does not need")
     if configured.channels not in (1, channels):
-        raise InputError(f"{path}: model.input_channels = {configured.channels}, but the Keras model takes "
+        raise InputError(f"{path}: model.input_channels = {configured.channels}, but the {kind} model takes "
                          f"{channels} channel(s) (its input shape {shape}); remove model.input_channels, which a "
-                         "Keras model does not need")
+                         f"{kind} model does not need")
     size = height if height == width else [height, width]
     check_geometry(replace(settings, input_size=size, input_channels=channels),
-                   f"{path} (a Keras model that takes {height}x{width}) model")
+                   f"{path} (a {kind} model that takes {height}x{width}) model")
     return Geometry(height, width, channels, settings.resize)
