@@ -128,7 +128,8 @@ def linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Linear:
 
 ACTIVATIONS = {
     "Relu": lambda a: nn.ReLU(), "Sigmoid": lambda a: nn.Sigmoid(), "Tanh": lambda a: nn.Tanh(),
-    "LeakyRelu": lambda a: nn.LeakyReLU(float(a.get("alpha", 0.01))), "Elu": lambda a: nn.ELU(float(a.get("alpha", 1.0))),
+    "LeakyRelu": lambda a: nn.LeakyReLU(float(a.get("alpha", 0.01))),
+    "Elu": lambda a: nn.ELU(float(a.get("alpha", 1.0))),
     "Identity": lambda a: nn.Identity(), "Dropout": lambda a: nn.Dropout(0.0),  # inference: Dropout passes through
 }
 
