@@ -133,12 +133,12 @@ def _chosen(data: DataInputs, seed: int) -> np.ndarray:
 def probe(settings: Settings, model: NormalisedModel, fast, data: DataInputs, probabilities: np.ndarray) -> dict:
     """The probe's table for the reproducibility page; raises InputError when an alternative is clearly better."""
     if not settings.model.probe:
-        return {"status": "off"}
+        return _table("off")
     if data.synthetic:  # the demo model was trained on these labels' faces: nothing to learn from them
-        return {"status": "synthetic"}
+        return _table("synthetic")
     positions = _chosen(data, settings.seed)
     if len(positions) < MIN_FACES:
-        return {"status": "too_few", "faces": int(len(positions)), "min_faces": MIN_FACES}
+        return _table("too_few", faces=int(len(positions)))
     labels = data.dataset.labels[positions]
     configured = probabilities[positions].argmax(1) == labels
     screen = min(SCREEN_FACES, len(positions))
@@ -159,8 +159,8 @@ def probe(settings: Settings, model: NormalisedModel, fast, data: DataInputs, pr
                      "accuracy": float(correct.mean()), "configured": float(configured[:n].mean()),
                      "difference": difference.as_dict(),
                      "clearly_better": bool(difference.mean >= MIN_GAIN and difference.low > 0)})
-    table = {"status": "checked", "faces": int(len(positions)), "screen": screen,
-             "configured": float(configured.mean()), "rows": rows, "min_gain": MIN_GAIN}
+    table = _table("checked", faces=int(len(positions)), screen=screen, configured=float(configured.mean()),
+                   rows=rows)
     better = [row for row in rows if row["clearly_better"]]
     if better:
         best = max(better, key=lambda row: row["accuracy"])  # the first listed among equals
@@ -168,6 +168,12 @@ def probe(settings: Settings, model: NormalisedModel, fast, data: DataInputs, pr
                          f"configured, {best['accuracy']:.0%} with {best['setting']}: set "
                          f"{'them' if best['several'] else 'it'}, or set model.probe = false to build as configured")
     return table
+
+
+def _table(status: str, **values) -> dict:
+    """The probe's table with every key the pages read, whatever the status: checked, off, synthetic, too_few."""
+    return {"status": status, "faces": 0, "screen": 0, "configured": None, "rows": [], "min_gain": MIN_GAIN,
+            "min_faces": MIN_FACES, **values}
 
 
 def predict_and_probe(settings: Settings, model: NormalisedModel, fast, data: DataInputs):
