@@ -3,6 +3,7 @@ generator can tell): a model whose outputs are in alphabetical order, or that is
 with the exact setting; the correct settings never fire; an 8-output model with contempt dropped is the 7-output
 model."""
 import copy
+import re
 
 import numpy as np
 import pytest
@@ -120,13 +121,29 @@ def test_with_model_classes_alphabetical_every_class_page_equals_the_demos(folde
         result = run_cli(folder, "build", "--out", str(sites[name]), timeout=1800)
         assert result.returncode == 0, result.stderr
     for page in CLASS_PAGES:
-        assert (sites["alphabetical"] / page).read_text() == (sites["demo"] / page).read_text(), page
+        _same_numbers((sites["alphabetical"] / page).read_text(), (sites["demo"] / page).read_text(), page)
     index = (sites["alphabetical"] / "index.en.md").read_text()
     assert "the alphabetical order in which Keras's `flow_from_directory`" in index
     assert "4 `neutral`, 5 `sad`, 6 `surprise`" in index
     assert "## Input probe" in (sites["alphabetical"] / "reproducibility.en.md").read_text()
     assert "## 輸入檢查" in (sites["alphabetical"] / "reproducibility.md").read_text()
     assert "**Outputs:**" not in (sites["demo"] / "index.en.md").read_text()
+
+
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _same_numbers(page: str, reference: str, name: str) -> None:
+    """The same text and the same numbers. The reordered last layer runs its matrix product in another order, so
+    a logit may differ in its last bit, and a number the page rounds may then land one unit of its last shown
+    digit away (a bootstrap bound: 0.31 for 0.32); no number may differ by more, and nearly all must be equal."""
+    assert NUMBER.sub("#", page) == NUMBER.sub("#", reference), name
+    ours, theirs = NUMBER.findall(page), NUMBER.findall(reference)
+    unit = [10.0 ** -len(t.split(".")[1]) if "." in t else 1.0 for t in theirs]
+    gaps = [abs(float(a) - float(b)) / u for a, b, u in zip(ours, theirs, unit)]
+    assert max(gaps, default=0) <= 1.0 + 1e-9, (name, [(a, b) for a, b, g in zip(ours, theirs, gaps) if g > 1])
+    assert sum(g > 0 for g in gaps) <= max(2, len(gaps) // 100), (name, [(a, b) for a, b, g in
+                                                                       zip(ours, theirs, gaps) if g > 0])
 
 
 def test_an_eight_output_model_with_contempt_dropped_equals_the_seven_output_model(folder):
