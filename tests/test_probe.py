@@ -3,7 +3,6 @@ generator can tell): a model whose outputs are in alphabetical order, or that is
 with the exact setting; the correct settings never fire; an 8-output model with contempt dropped is the 7-output
 model."""
 import copy
-import re
 
 import numpy as np
 import pytest
@@ -109,9 +108,9 @@ def test_the_correct_settings_never_fire_over_20_validation_choices(folder):
         assert 'model.normalise = "per-face"' in settings_seen
 
 
-@pytest.mark.xfail(strict=False, reason="measured: q1.md differs in 3 numbers (0.31/0.32, -0.05/-0.04, -0.10/-0.08); "
-                   "the reordered last layer changes logits in their last bits, and some q1 numbers amplify that; "
-                   "not yet traced to the figure that does")
+@pytest.mark.xfail(strict=False, reason="measured: q2 and q3 are byte-equal; q1, q4 and trust differ only in the "
+                   "randomisation check's numbers (its re-drawn last layer scores other classes when the rows were "
+                   "reordered), but the trust page's per-class sanity table is not yet masked by this comparison")
 def test_with_model_classes_alphabetical_every_class_page_equals_the_demos(folder, tmp_path):
     quick = "".join(f"[tool.generator.{name}]\n" + "\n".join(lines) + "\n"
                     for name, lines in quick_tables(QUICK).items())
@@ -124,7 +123,8 @@ def test_with_model_classes_alphabetical_every_class_page_equals_the_demos(folde
         result = run_cli(folder, "build", "--out", str(sites[name]), timeout=1800)
         assert result.returncode == 0, result.stderr
     for page in CLASS_PAGES:
-        _same_numbers((sites["alphabetical"] / page).read_text(), (sites["demo"] / page).read_text(), page)
+        _same_but_the_randomisation_check((sites["alphabetical"] / page).read_text(),
+                                          (sites["demo"] / page).read_text(), page)
     index = (sites["alphabetical"] / "index.en.md").read_text()
     assert "the alphabetical order in which Keras's `flow_from_directory`" in index
     assert "4 `neutral`, 5 `sad`, 6 `surprise`" in index
@@ -133,20 +133,18 @@ def test_with_model_classes_alphabetical_every_class_page_equals_the_demos(folde
     assert "**Outputs:**" not in (sites["demo"] / "index.en.md").read_text()
 
 
-NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-
-
-def _same_numbers(page: str, reference: str, name: str) -> None:
-    """The same text and the same numbers. The reordered last layer runs its matrix product in another order, so
-    a logit may differ in its last bit, and a number the page rounds may then land one unit of its last shown
-    digit away (a bootstrap bound: 0.31 for 0.32); no number may differ by more, and nearly all must be equal."""
-    assert NUMBER.sub("#", page) == NUMBER.sub("#", reference), name
-    ours, theirs = NUMBER.findall(page), NUMBER.findall(reference)
-    unit = [10.0 ** -len(t.split(".")[1]) if "." in t else 1.0 for t in theirs]
-    gaps = [abs(float(a) - float(b)) / u for a, b, u in zip(ours, theirs, unit)]
-    assert max(gaps, default=0) <= 1.0 + 1e-9, (name, [(a, b) for a, b, g in zip(ours, theirs, gaps) if g > 1])
-    assert sum(g > 0 for g in gaps) <= max(2, len(gaps) // 100), (name, [(a, b) for a, b, g in
-                                                                       zip(ours, theirs, gaps) if g > 0])
+def _same_but_the_randomisation_check(page: str, reference: str, name: str) -> None:
+    """Equal line by line, except the randomisation check's numbers (every line with a ρ, and the sanity column of
+    the trust table): that check re-draws the last layer's weights, and a re-drawn row scores another class in
+    a model whose rows were reordered, so its randomised models differ from the demo's by design."""
+    ours, theirs = page.splitlines(), reference.splitlines()
+    assert len(ours) == len(theirs), name
+    for mine, other in zip(ours, theirs):
+        if mine == other or "ρ" in mine:
+            continue
+        cells, reference_cells = mine.split("|"), other.split("|")
+        differing = [k for k, (x, y) in enumerate(zip(cells, reference_cells)) if x != y]
+        assert mine.startswith("|") and len(cells) == len(reference_cells) and differing == [3], (name, mine, other)
 
 
 def test_an_eight_output_model_with_contempt_dropped_equals_the_seven_output_model(folder):
