@@ -19,14 +19,15 @@ from generator.data.fer2013 import NUM_CLASSES
 from generator.estimate import announce
 from generator.evaluation import evaluation_set
 from generator.explain.regions import template_parts
-from generator.imageset import pick_images, predict
+from generator.imageset import pick_images
 from generator.inputs import DataInputs, load_data
 from generator.models.fast import inference_model
 from generator.models.hooks import inner_module
 from generator.models.load import LoadedModel, load_model
 from generator.only import merged_files, previous_context, require_full_build
-from generator.pages import report_context
+from generator.pages import outputs_context, report_context
 from generator.preflight import check_before_analysis, fixed_rows
+from generator.probe import predict_and_probe
 from generator.progress import Progress, as_progress
 from generator.rebuild import analysis_key
 from generator.site.render import page_files
@@ -62,7 +63,9 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
     # holds, so every stage is counted. Otherwise after them, for the stages the cache cannot give.
     estimate = {} if predicted else _estimate(settings, loaded, fast, run, run, len(data.dataset.images), timer)
     with timer.stage("validation predictions and image set"):
-        probabilities = store.run("predictions", key, lambda: predict(fast, data.dataset.images))
+        # The probe (generator/probe.py) runs with them, so a build it stops writes nothing, not even this entry
+        probabilities, probe = store.run("predictions", dict(key, probe=settings.model.probe),
+                                         lambda: predict_and_probe(settings, loaded.model, fast, data))
         images = pick_images(probabilities, data.dataset.labels, data.validation, data.rows,
                              settings.images.min_confidence, fixed_rows(settings, data))
         evaluation = evaluation_set(probabilities, data, settings.trust.faces_per_class, settings.seed)
@@ -83,7 +86,8 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
     with timer.stage("pages"):
         context = earlier if only else {
             **report_context(settings, loaded, data, images, _accuracy(probabilities, data), files),
-            "settings_trust": settings.trust, "settings_lime": settings.lime}
+            "settings_trust": settings.trust, "settings_lime": settings.lime, "probe": probe,
+            "outputs": outputs_context(loaded)}
         context.update(stage_contexts(inputs))
         site_files = page_files(template_dir, settings, context, files)
     with timer.stage("write site_src"):
@@ -139,7 +143,9 @@ def _input_files(settings: Settings, loaded: LoadedModel, data: DataInputs) -> d
 def _stage_key(settings: Settings, loaded: LoadedModel, data: DataInputs, device: str, files_read: dict) -> dict:
     """What every stage's result depends on, besides the settings sections it reads."""
     source = _source_file(loaded.model)
-    return {"model": loaded.sha256, "model_settings": as_table(settings.model), "data": data.sha256,
+    # model.probe changes no number of the analysis: only the predictions' entry, which holds the probe's table
+    model_settings = {k: v for k, v in as_table(settings.model).items() if k != "probe"}
+    return {"model": loaded.sha256, "model_settings": model_settings, "data": data.sha256,
             "seed": settings.seed, "device": device, "model_source": files_read.get(str(source), ""),
             "versions": versions(settings.model.path)}
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
 from generator.errors import InputError
+from generator.models import classes
 from generator.schema import build_checked, check_override
 
 
@@ -55,6 +56,13 @@ class ModelSettings:
     input_size: int | list[int] = field(default=48, metadata={"size": (8, 512)})  # or [height, width]
     input_channels: int = field(default=1, metadata={"choices": (1, 3)})  # 3: the gray face in every channel
     resize: str = _choice("bilinear", "center-crop", "pad", default="bilinear")
+    # The names of the model's outputs in its order (generator/models/classes.py): "fer2013", "alphabetical" (the
+    # order of flow_from_directory and ImageFolder), or a list; names outside the 7 classes are dropped outputs.
+    classes: str | list[str] = field(default="fer2013", metadata={"check": classes.check_value})
+    # "fixed": (pixel / input_scale - input_mean) / input_std; "per-face": each face minus its own mean, divided by
+    # its own standard deviation (input_scale, input_mean and input_std are then not used)
+    normalise: str = _choice("fixed", "per-face", default="fixed")
+    probe: bool = True  # score the validation faces under common alternative settings first (generator/probe.py)
 
 
 @dataclass(frozen=True)

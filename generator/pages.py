@@ -42,6 +42,14 @@ def geometry_context(loaded: LoadedModel) -> dict | None:
             "resize": geometry.resize if geometry.resizes else "none"}
 
 
+def outputs_context(loaded: LoadedModel) -> dict:
+    """How the model's outputs became the report's 7 classes (``model.classes``): their order's kind
+    (fer2013, alphabetical, custom), the names and the outputs that were dropped (index, name)."""
+    classes = loaded.model.classes
+    return {"kind": classes.kind, "names": list(classes.names), "count": classes.outputs,
+            "dropped": [{"index": k, "name": name} for k, name in classes.dropped]}
+
+
 def report_context(settings: Settings, loaded: LoadedModel, data: DataInputs, images: ImageSet, val_accuracy: float,
                    files: dict) -> dict:
     """The model, data, image-set and reproducibility parts of the context; adds the faces' thumbnails to ``files``."""

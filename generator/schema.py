@@ -1,6 +1,6 @@
 """The checks behind generator/config.py: a TOML table against a tree of frozen dataclasses, each field's type
-hint and metadata (``choices``, ``min``, ``max``, ``open``, ``nonempty``, ``size``) saying what is expected. Every
-error is one line naming where the value came from, the key, the value and what was expected.
+hint and metadata (``choices``, ``min``, ``max``, ``open``, ``nonempty``, ``size``, ``check``) saying what is
+expected. Every error is one line naming where the value came from, the key, the value and what was expected.
 """
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ def _check_value(where: str, key: str, value, hint, spec):
         raise InputError(f"{where}: {key} = {value!r}: expected {expected}")
     if "size" in spec.metadata:
         return _check_size(value, *spec.metadata["size"], fail)
+    if "check" in spec.metadata:  # a value of its own shape (model.classes): its check says what is expected
+        return spec.metadata["check"](value, fail)
     if get_origin(hint) is list:
         item = get_args(hint)[0]
         if not isinstance(value, list) or not all(isinstance(v, item) and not isinstance(v, bool) for v in value):

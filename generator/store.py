@@ -34,6 +34,7 @@ PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "scikit-image", "lime", "
 # Listed only for a Keras model: a PyTorch report does not depend on them, and listing them as "not installed"
 # would make its reproducibility page differ between a machine with the keras extra and one without.
 KERAS_PACKAGES = ("keras", "h5py")
+ONNX_PACKAGES = ("onnx",)  # likewise, only for an ONNX model
 
 
 @lru_cache(maxsize=1)
@@ -47,10 +48,12 @@ def code_version() -> str:
 
 
 def versions(model_path: str = "") -> list:
-    """The versions of PACKAGES (and of KERAS_PACKAGES for a Keras model file), read without importing them."""
-    keras = Path(model_path).suffix.lower() in KERAS_SUFFIXES
+    """The versions of PACKAGES (and of KERAS_PACKAGES or ONNX_PACKAGES for such a model file), read without importing
+    them."""
+    suffix = Path(model_path).suffix.lower()
+    extra = KERAS_PACKAGES if suffix in KERAS_SUFFIXES else ONNX_PACKAGES if suffix == ".onnx" else ()
     out = []
-    for name in PACKAGES + (KERAS_PACKAGES if keras else ()):
+    for name in PACKAGES + extra:
         try:
             out.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:

@@ -159,7 +159,7 @@ def conv_chain(model: nn.Module, inner: nn.Module, layer: nn.Module, example: to
         return None
     if model is inner:
         gain, shift = 1.0, 0.0
-    elif isinstance(model, NormalisedModel) and model.geometry.is_identity:
+    elif isinstance(model, NormalisedModel) and model.is_affine:
         gain, shift = model.gain, model.shift
     else:
         return None

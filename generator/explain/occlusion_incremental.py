@@ -71,6 +71,7 @@ class Plan:
     gain: float           # input normalisation x * gain - shift, as NormalisedModel applies it
     shift: float
     probabilities: bool   # the model outputs probabilities: logits are their logarithm
+    order: list | None = None  # the model's output for each FER2013 class (model.classes), None: as they are
 
     @property
     def dtype(self) -> torch.dtype:
@@ -139,12 +140,13 @@ def _shapes_fit(steps: list, size: int) -> bool:
 
 def prepare(model: nn.Module, size: int = 48) -> Plan | None:
     """The incremental plan for ``model``, or None if its architecture is not covered (see the docstring)."""
-    inner, gain, shift, probabilities = model, 1.0, 0.0, False
+    inner, gain, shift, probabilities, order = model, 1.0, 0.0, False, None
     if isinstance(model, NormalisedModel):
-        if not model.geometry.is_identity:
+        if not model.is_affine:  # the plan computes x * gain - shift itself
             return None
         inner, gain, shift = model.inner, model.gain, model.shift
         probabilities = model.output == "probabilities"
+        order = model.order
     if isinstance(inner, torch.jit.ScriptModule) or any(m.training for m in inner.modules()):
         return None
     if hasattr(inner, "as_sequential"):  # a Keras model translated into native modules, if chain-shaped
@@ -165,7 +167,7 @@ def prepare(model: nn.Module, size: int = 48) -> Plan | None:
         return None
     if not any(isinstance(s, Conv) for s in steps) or not _shapes_fit(steps, size):
         return None
-    plan = Plan(steps, head, gain, shift, probabilities)
+    plan = Plan(steps, head, gain, shift, probabilities, order)
     probe = torch.rand(3, 1, size, size, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         try:
@@ -199,7 +201,8 @@ def _apply(step, x: torch.Tensor, padding: int = 0) -> torch.Tensor:
 
 def _logits(plan: Plan, features: torch.Tensor) -> torch.Tensor:
     out = plan.head(features)
-    return torch.log(out.clamp_min(1e-12)) if plan.probabilities else out
+    out = torch.log(out.clamp_min(1e-12)) if plan.probabilities else out
+    return out if plan.order is None else out[:, plan.order]
 
 
 def _windows(base: torch.Tensor, starts: list, side: int, patch: torch.Tensor, at: list) -> torch.Tensor:

@@ -1,6 +1,7 @@
 """A probe forward right after loading: a model that cannot take 48x48 grayscale faces (through its configured
-input geometry), or that does not give 7 finite scores, stops the build with one line before any analysis runs
-(instead of a traceback from inside it). A model built for another input gets the settings that fit it.
+input geometry), or that does not give one finite score per name of ``model.classes`` (7 by default), stops the
+build with one line before any analysis runs (instead of a traceback from inside it). A model built for another
+input gets the settings that fit it.
 """
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from generator.data.fer2013 import NUM_CLASSES
 from generator.errors import InputError
 
 if TYPE_CHECKING:
@@ -28,12 +28,12 @@ def _probe_batch() -> torch.Tensor:
     return torch.cat([flat, noise])
 
 
-def _runs_on(model: NormalisedModel, shape: tuple) -> bool:
-    """Whether the model itself, past the wrapper's geometry, takes input of ``shape`` and gives 7 scores."""
+def runs_on(model: NormalisedModel, shape: tuple) -> bool:
+    """Whether the model itself, past the wrapper's geometry, takes input of ``shape`` and gives its scores."""
     try:
         with torch.inference_mode():
-            out = model.on_model_input(torch.full((2, *shape), 0.5))
-        return isinstance(out, torch.Tensor) and out.ndim == 2 and out.shape[1] == NUM_CLASSES
+            out = model.model_outputs(torch.full((2, *shape), 0.5))
+        return isinstance(out, torch.Tensor) and out.ndim == 2 and out.shape[1] == model.classes.outputs
     except Exception:  # noqa: BLE001 -- any failure means "not this shape"
         return False
 
@@ -67,14 +67,15 @@ def suggestion(shape: tuple, configured: tuple, resize: str = "bilinear") -> str
 
 
 def check_model(model: NormalisedModel, path: Path, output: str) -> None:
-    """Raise InputError unless ``model`` maps (B, 1, 48, 48) faces in [0, 1] to (B, 7) finite scores."""
+    """Raise InputError unless ``model`` maps (B, 1, 48, 48) faces in [0, 1] to finite scores, one per name of
+    ``model.classes`` (checked on all of the model's outputs, before the wrapper drops or reorders any)."""
     x = _probe_batch()
     try:
         with torch.inference_mode():
-            out = model(x)
+            out = model.model_outputs(x if model.geometry.is_identity else model.geometry.apply(x))
     except Exception as error:  # noqa: BLE001 -- the student's forward may raise anything
         configured = model.geometry.input_shape
-        fits = next((shape for shape in _candidates(configured) if _runs_on(model, shape)), None)
+        fits = next((shape for shape in _candidates(configured) if runs_on(model, shape)), None)
         if fits:
             advice = suggestion(fits, configured, model.geometry.resize)
             raise InputError(f"{path}: the model takes {fits}: {advice}") from None
@@ -85,9 +86,17 @@ def check_model(model: NormalisedModel, path: Path, output: str) -> None:
     if not isinstance(out, torch.Tensor):
         raise InputError(f"{path}: the model returns a {type(out).__name__}, expected one tensor of shape (B, 7) "
                          "(a model returning several outputs needs a wrapper whose forward returns the scores)")
-    if tuple(out.shape) != (len(x), NUM_CLASSES):
-        raise InputError(f"{path}: the model outputs shape {tuple(out.shape)} for {len(x)} faces, expected "
-                         f"({len(x)}, {NUM_CLASSES}): one score per class (0 angry ... 6 neutral)")
+    named = model.classes.outputs
+    if tuple(out.shape) != (len(x), named):
+        if model.classes.kind in ("fer2013", "alphabetical"):
+            names = "(0 angry ... 6 neutral)" if model.classes.kind == "fer2013" else "in alphabetical order"
+            more = (f"; if its {out.shape[1]} outputs include others (FER+'s contempt), name them all in "
+                    "model.classes" if out.ndim == 2 and out.shape[1] > named else "")
+            raise InputError(f"{path}: the model outputs shape {tuple(out.shape)} for {len(x)} faces, expected "
+                             f"({len(x)}, {named}): one score per class {names}{more}")
+        raise InputError(f"{path}: the model outputs shape {tuple(out.shape)} for {len(x)} faces, but "
+                         f"model.classes names {named} outputs, expected ({len(x)}, {named}): name every output of "
+                         "the model, in its order")
     bad = ~torch.isfinite(out).all(dim=1)
     if bad.any():
         names = ["black", "mid-gray", "white", "noise", "noise"]

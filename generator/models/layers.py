@@ -17,12 +17,15 @@ from torch import nn
 
 from generator.models.hooks import CallRecorder, inner_module
 from generator.models.keras_model import CONV_KINDS, KerasModel, linear_activation
+from generator.models.onnx_model import OnnxModel
 
 # What each role takes, by class name: question 2 needs a conv (its filters); Grad-CAM any layer of feature maps
 # between the convs and the classifier that the report's default might pick.
-FILTER_KINDS = {"torch": ("Conv2d",), "keras": CONV_KINDS}
+# An ONNX model's nodes are torch layers (generator/models/onnx_ops.py), named after the nodes.
+FILTER_KINDS = {"torch": ("Conv2d",), "keras": CONV_KINDS, "onnx": ("Conv2d",)}
 GRADCAM_KINDS = {"torch": ("Conv2d", "ReLU", "BatchNorm2d"),
-                 "keras": CONV_KINDS + ("BatchNormalization", "Activation", "ReLU")}
+                 "keras": CONV_KINDS + ("BatchNormalization", "Activation", "ReLU"),
+                 "onnx": ("Conv2d", "ReLU", "BatchNorm2d", "LeakyReLU", "ELU")}
 
 
 def is_keras(model: nn.Module) -> bool:
@@ -31,19 +34,25 @@ def is_keras(model: nn.Module) -> bool:
 
 
 def framework(model: nn.Module) -> str:
-    return "keras" if is_keras(model) else "torch"
+    own = inner_module(model)
+    return "keras" if isinstance(own, KerasModel) else "onnx" if isinstance(own, OnnxModel) else "torch"
+
+
+def _named(own: nn.Module) -> bool:
+    """A model that names its own layers (Keras's layer names, an ONNX graph's node names)."""
+    return isinstance(own, (KerasModel, OnnxModel))
 
 
 def named_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """Every layer with the name the user knows it by, in the model's order."""
     own = inner_module(model)
-    return own.named_layers() if isinstance(own, KerasModel) else list(own.named_modules())
+    return own.named_layers() if _named(own) else list(own.named_modules())
 
 
 def layer_named(model: nn.Module, name: str) -> nn.Module:
     """A layer by name, so a method finds its layer in a randomised copy of the model too; KeyError if absent."""
     own = inner_module(model)
-    return own.layer(name) if isinstance(own, KerasModel) else dict(own.named_modules())[name]
+    return own.layer(name) if _named(own) else dict(own.named_modules())[name]
 
 
 def kind_of(layer: nn.Module) -> str:
@@ -62,7 +71,7 @@ def default_gradcam_layer(model: nn.Module) -> tuple[str, nn.Module]:
     conv itself when none follows (or, in Keras, when the conv's own activation is the ReLU). A raw conv output is
     signed (before BatchNorm and ReLU), and Grad-CAM on it can come out all zero."""
     own = inner_module(model)
-    if isinstance(own, KerasModel):
+    if _named(own):
         return own.default_gradcam_layer()
     modules = list(own.named_modules())
     last = max(k for k, (_, m) in enumerate(modules) if isinstance(m, nn.Conv2d))
@@ -74,7 +83,7 @@ def weight_layers(model: nn.Module) -> list[tuple[str, object]]:
     """The layers the randomisation check re-initialises, top (output side) first, each with
     ``reset_parameters()``: Conv2d and Linear in PyTorch; the conv and Dense layers in Keras."""
     own = inner_module(model)
-    if isinstance(own, KerasModel):
+    if _named(own):
         return own.weight_layers()
     layers = [(name, m) for name, m in own.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     return layers[::-1]

@@ -2,10 +2,10 @@
 
 Formats: a state_dict with an architecture import path (``package.module:Class`` plus kwargs); a dict holding the
 state_dict under a key; a whole pickled module; a TorchScript file; a Keras file (.h5, .hdf5, .keras, through
-generator/models/keras_model.py, which needs the keras extra). The wrapper takes images in [0, 1] of shape
-(B, 1, 48, 48), turns them into the input the model takes (its geometry: size, channels, resize;
-generator/models/geometry.py), applies the configured normalisation, and always returns logits: a model that
-outputs probabilities is turned into log-probabilities, which softmax maps back to the same probabilities.
+generator/models/keras_model.py, which needs the keras extra). The wrapper (generator/models/wrapper.py) takes
+images in [0, 1] of shape (B, 1, 48, 48), turns them into the input the model takes (its geometry: size, channels,
+resize; generator/models/geometry.py), applies the configured normalisation, and always returns 7 logits in
+FER2013's order (``model.classes`` says the model's own order).
 """
 from __future__ import annotations
 
@@ -22,10 +22,13 @@ from torch import nn
 from generator.config import ModelSettings, check_geometry
 from generator.errors import InputError
 from generator.models.check import check_model
-from generator.models.geometry import FACE, IDENTITY, Geometry
+from generator.models.classes import resolve
+from generator.models.geometry import FACE, Geometry
 from generator.models.keras_files import is_keras_path
 from generator.models.layers import conv_listing
+from generator.models.onnx_model import is_onnx_path
 from generator.models.train import DEMO_WEIGHTS
+from generator.models.wrapper import NormalisedModel, geometry_of  # noqa: F401 -- imported from here by others
 
 STATE_DICT_KEYS = ("state_dict", "model", "network", "model_state_dict", "net")
 
@@ -35,53 +38,6 @@ STATE_DICT_KEYS = ("state_dict", "model", "network", "model_state_dict", "net")
 # (a few pixels and numbers per demo build, measured). In float64 the kernels still differ, by about 1e-16: a
 # flip is then some 1e9 times rarer. benchmarks/float64.py measures the price against float32.
 COMPUTE_DTYPE = torch.float64
-
-
-def _compute_dtype(module: nn.Module) -> torch.dtype | None:
-    """The floating dtype of ``module``'s first parameter, or None (no parameters, a Keras model's own)."""
-    return next((p.dtype for p in module.parameters() if p.is_floating_point()), None)
-
-
-class NormalisedModel(nn.Module):
-    """[0, 1] pixels of 48x48 faces in, logits out. ``inner`` is the student's model, untouched."""
-
-    def __init__(self, inner: nn.Module, scale: float, mean: float, std: float, output: str,
-                 geometry: Geometry = IDENTITY):
-        super().__init__()
-        self.inner = inner
-        # pixels p in [0, 255] reach the model as (p / scale - mean) / std; our input is x = p / 255.
-        self.gain = 255.0 / scale / std
-        self.shift = mean / std
-        self.output = output
-        self.geometry = geometry
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # The identity geometry adds no operation: a 48x48 gray model computes exactly what it did without it.
-        x = self._in_compute_dtype(x)
-        return self.on_model_input(x if self.geometry.is_identity else self.geometry.apply(x))
-
-    def _in_compute_dtype(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` in the dtype of the model's weights (float64 after load_model): faces arrive as float32, and
-        autograd carries the gradient back through the cast."""
-        dtype = _compute_dtype(self.inner)
-        return x.to(dtype) if dtype is not None and x.is_floating_point() and x.dtype != dtype else x
-
-    def on_model_input(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for ``x`` already of the model's input shape, pixels in [0, 1]: the scaling and the output only.
-        The shape probe calls it to try other input shapes than the configured one."""
-        # On a GPU (--device cuda) the faces move there and the scores come back: the methods stay on the CPU,
-        # and autograd carries gradients through both moves. On the CPU both moves are no-ops.
-        device = next((p.device for p in self.inner.parameters()), x.device)
-        x = self._in_compute_dtype(x)
-        out = self.inner((x * self.gain - self.shift).to(device))
-        if self.output == "probabilities":
-            out = torch.log(out.clamp_min(1e-12))
-        return out.to(x.device)
-
-
-def geometry_of(model: nn.Module) -> Geometry:
-    """The input geometry of a wrapped model; a bare module takes the 48x48 gray faces as they are."""
-    return model.geometry if isinstance(model, NormalisedModel) else IDENTITY
 
 
 @dataclass(frozen=True)
@@ -186,6 +142,8 @@ def load_model(settings: ModelSettings, root: Path, device: str = "cpu",
     path = (root / settings.path).resolve() if settings.path else DEMO_WEIGHTS
     if is_keras_path(path):  # before is_file: a SavedModel is a folder, refused with its own message
         return _load_keras(settings, path, notice)
+    if is_onnx_path(path):
+        return _load_onnx(settings, path)
     if not path.is_file():
         raise InputError(f"{path}: model file not found")
     fmt = settings.format
@@ -213,10 +171,16 @@ def load_model(settings: ModelSettings, root: Path, device: str = "cpu",
             raise InputError(f"{path}: expected a state_dict, a checkpoint dict or a module, found {type(obj).__name__}")
     inner.eval()  # loaded on the CPU: build() moves a copy for the forward-only methods to --device
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    wrapped = NormalisedModel(inner, scale, mean, std, output, Geometry.from_settings(settings)).eval()
+    wrapped = _wrap(inner, settings, scale, mean, std, output, Geometry.from_settings(settings))
     check_model(wrapped, path, output)  # in float32, as trained: an error names the student's own model
     in_float64(wrapped)
     return LoadedModel(wrapped, kind, digest, path)
+
+
+def _wrap(inner: nn.Module, settings: ModelSettings, scale: float, mean: float, std: float, output: str,
+          geometry: Geometry) -> NormalisedModel:
+    return NormalisedModel(inner, scale, mean, std, output, geometry, settings.normalise,
+                           resolve(settings.classes)).eval()
 
 
 def in_float64(model: NormalisedModel) -> NormalisedModel:
@@ -247,29 +211,42 @@ def _load_keras(settings: ModelSettings, path: Path, notice: Callable[[str], Non
     from generator.models.keras_model import load_keras
     from generator.models.keras_translate import native_or_keras
     inner = native_or_keras(load_keras(path), path, notice)
-    geometry = _keras_geometry(settings, inner.input_shape, path)
+    geometry = _file_geometry(settings, inner.input_shape, path, "Keras")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    wrapped = NormalisedModel(inner, settings.input_scale, settings.input_mean, settings.input_std, "logits",
-                              geometry).eval()
+    wrapped = _wrap(inner, settings, settings.input_scale, settings.input_mean, settings.input_std, "logits",
+                    geometry)
     check_model(wrapped, path, "logits")
     return LoadedModel(wrapped, f"Keras model ({path.suffix.lstrip('.')})", digest, path, inner.output_kind)
 
 
-def _keras_geometry(settings: ModelSettings, shape: tuple, path: Path) -> Geometry:
+def _load_onnx(settings: ModelSettings, path: Path) -> LoadedModel:
+    """An ONNX graph, under the rules of a Keras file: its input shape gives the geometry, and its scores are
+    logits (a final Softmax node skipped) or log-probabilities already."""
+    from generator.models.onnx_model import geometry_shape, load_onnx
+    inner = load_onnx(path)
+    geometry = _file_geometry(settings, geometry_shape(inner), path, "ONNX")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    wrapped = _wrap(inner, settings, settings.input_scale, settings.input_mean, settings.input_std, "logits",
+                    geometry)
+    check_model(wrapped, path, "logits")
+    return LoadedModel(wrapped, "ONNX model", digest, path, inner.output_kind)
+
+
+def _file_geometry(settings: ModelSettings, shape: tuple, path: Path, kind: str) -> Geometry:
     """The model's own input shape; a size the model leaves open (None) comes from the settings. A setting that
     differs from its default and from the model's shape is a mistake worth one line, not a silent override."""
     configured = Geometry.from_settings(settings)
     height, width = shape[0] or configured.height, shape[1] or configured.width
     channels = shape[2]
     if (configured.height, configured.width) not in ((FACE, FACE), (height, width)):
-        raise InputError(f"{path}: model.input_size = {settings.input_size!r}, but the Keras model takes "
+        raise InputError(f"{path}: model.input_size = {settings.input_size!r}, but the {kind} model takes "
                          f"{height}x{width} images (its input shape {shape}); remove model.input_size, which a "
-                         "Keras model does not need")
+                         f"{kind} model does not need")
     if configured.channels not in (1, channels):
-        raise InputError(f"{path}: model.input_channels = {configured.channels}, but the Keras model takes "
+        raise InputError(f"{path}: model.input_channels = {configured.channels}, but the {kind} model takes "
                          f"{channels} channel(s) (its input shape {shape}); remove model.input_channels, which a "
-                         "Keras model does not need")
+                         f"{kind} model does not need")
     size = height if height == width else [height, width]
     check_geometry(replace(settings, input_size=size, input_channels=channels),
-                   f"{path} (a Keras model that takes {height}x{width}) model")
+                   f"{path} (a {kind} model that takes {height}x{width}) model")
     return Geometry(height, width, channels, settings.resize)
