@@ -1,6 +1,6 @@
 """Thin command line. Heavy modules (torch, matplotlib) are imported inside the commands, so --help is instant.
 
-Exit codes: see EXIT_CODES (also in --help and README.md).
+Exit codes: see EXIT_CODES (also in --help and docs/errors.md).
 """
 from __future__ import annotations
 
