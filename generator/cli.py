@@ -1,6 +1,6 @@
 """Thin command line. Heavy modules (torch, matplotlib) are imported inside the commands, so --help is instant.
 
-Exit codes: see EXIT_CODES (also in --help and README.md).
+Exit codes: see EXIT_CODES (also in --help and docs/errors.md).
 """
 from __future__ import annotations
 
@@ -166,6 +166,11 @@ def cmd_pdf(args) -> None:
     _say(f"Printed the {'whole report' if args.full else 'hand-in version'} in {time.perf_counter() - start:.1f} s: " + ", ".join(str(p) for p in written))
 
 
+def cmd_settings(args) -> None:
+    from generator import settings_doc
+    sys.stdout.write(settings_doc.markdown() if args.markdown else settings_doc.toml())
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m generator", description="Explainable-AI report generator.",
                                   epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -208,6 +213,13 @@ def parser() -> argparse.ArgumentParser:
     pdf.add_argument("--out", help="folder for the two PDFs (default: the project folder)")
     pdf.add_argument("--full", action="store_true", help="print the whole report (every page of the site) instead")
     pdf.set_defaults(run=cmd_pdf)
+    settings = commands.add_parser(
+        "settings", help="print every setting with its type, default and meaning",
+        description="Print every setting of [tool.generator] with its default and meaning, as TOML to copy into\n"
+                    "pyproject.toml, or with --markdown as the page docs/settings.md.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    settings.add_argument("--markdown", action="store_true", help="print the Markdown of docs/settings.md")
+    settings.set_defaults(run=cmd_settings)
     synth = commands.add_parser("synth", help="write synthetic faces as a FER2013 CSV plus a masks file")
     synth.add_argument("--out", default="data/synthetic.csv")
     synth.add_argument("--count", type=int, default=8400)

@@ -14,143 +14,195 @@ from generator.models import classes
 from generator.schema import build_checked, check_override
 
 
-def _choice(*options: str, default: str):
-    return field(default=default, metadata={"choices": options})
+def _setting(default, doc: str, **checks):
+    """A setting: its default, its meaning (docs/settings.md is generated from it) and the checks of schema.py."""
+    metadata = {"doc": doc, **checks}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=type(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
-def _at_least(low, default):
-    return field(default=default, metadata={"min": low})
+def _choice(*options, default, doc: str = ""):
+    return _setting(default, doc, choices=options)
 
 
-def _between(low, high, default, open_ends: bool = False):
-    return field(default=default, metadata={"min": low, "max": high, "open": open_ends})
+def _at_least(low, default, doc: str = ""):
+    return _setting(default, doc, min=low)
+
+
+def _between(low, high, default, open_ends: bool = False, doc: str = ""):
+    return _setting(default, doc, min=low, max=high, open=open_ends)
 
 
 @dataclass(frozen=True)
 class Author:
-    student_id: str = ""
-    department: str = ""  # department and year, e.g. "電機三"
-    name: str = ""
+    """Who wrote the report: shown on the home page and on the first page of the PDF."""
+    student_id: str = _setting("", "Your student ID.")
+    department: str = _setting("", 'Your department and year, e.g. "電機三".')
+    name: str = _setting("", "Your name.")
 
 
 @dataclass(frozen=True)
 class Collaborators:
-    q1: list[str] = field(default_factory=list)
-    q2: list[str] = field(default_factory=list)
-    q3: list[str] = field(default_factory=list)
-    q4: list[str] = field(default_factory=list)
+    """Whom you discussed each question with; each list is shown on its question's page."""
+    q1: list[str] = _setting([], "Names for question 1.")
+    q2: list[str] = _setting([], "Names for question 2.")
+    q3: list[str] = _setting([], "Names for question 3.")
+    q4: list[str] = _setting([], "Names for question 4.")
 
 
 @dataclass(frozen=True)
 class ModelSettings:
-    path: str = ""  # empty: the bundled demo CNN
-    format: str = _choice("auto", "state_dict", "checkpoint", "module", "torchscript", default="auto")
-    architecture: str = ""  # "package.module:Class", for a state_dict or a checkpoint dict without one
-    kwargs: dict = field(default_factory=dict)
-    state_dict_key: str = ""  # for a checkpoint dict; empty tries state_dict, model, network
-    input_scale: float = field(default=255.0, metadata={"min": 1e-12})  # the model sees (pixel / input_scale - input_mean) / input_std
-    input_mean: float = 0.0
-    input_std: float = field(default=1.0, metadata={"min": 1e-12})
-    output: str = _choice("logits", "probabilities", default="logits")
+    """The model file and what it expects (docs/models.md)."""
+    path: str = _setting("", "The model file, relative to the folder of pyproject.toml; empty: the bundled demo CNN.")
+    format: str = _choice("auto", "state_dict", "checkpoint", "module", "torchscript", default="auto", doc=(
+        "How the file was saved: auto tells from the file; state_dict (weights only), checkpoint (a dict holding "
+        "them), module (`torch.save(model)`), torchscript (`torch.jit.save`)."))
+    architecture: str = _setting("", '`"package.module:Class"`, the model class, for a file holding only weights.')
+    kwargs: dict = _setting({}, "Keyword arguments for that class.")
+    state_dict_key: str = _setting("", "The key of the weights in a checkpoint dict; empty tries the usual ones "
+                                       "(state_dict, model, network, model_state_dict, net).")
+    input_scale: float = _setting(255.0, "The model sees (pixel / input_scale - input_mean) / input_std, for pixels "
+                                         "0-255: 255 for a model trained on pixel / 255, 1 for raw pixels.", min=1e-12)
+    input_mean: float = _setting(0.0, "Subtracted after the scaling (see input_scale).")
+    input_std: float = _setting(1.0, "Divides after the mean is subtracted (see input_scale).", min=1e-12)
+    output: str = _choice("logits", "probabilities", default="logits",
+                          doc="What the last layer gives: probabilities when the model ends with a softmax.")
     # What the model takes (generator/models/geometry.py); the face becomes that input inside the model wrapper.
-    input_size: int | list[int] = field(default=48, metadata={"size": (8, 512)})  # or [height, width]
-    input_channels: int = field(default=1, metadata={"choices": (1, 3)})  # 3: the gray face in every channel
-    resize: str = _choice("bilinear", "center-crop", "pad", default="bilinear")
-    # The names of the model's outputs in its order (generator/models/classes.py): "fer2013", "alphabetical" (the
-    # order of flow_from_directory and ImageFolder), or a list; names outside the 7 classes are dropped outputs.
-    classes: str | list[str] = field(default="fer2013", metadata={"check": classes.check_value})
-    # "fixed": (pixel / input_scale - input_mean) / input_std; "per-face": each face minus its own mean, divided by
-    # its own standard deviation (input_scale, input_mean and input_std are then not used)
-    normalise: str = _choice("fixed", "per-face", default="fixed")
-    probe: bool = True  # score the validation faces under common alternative settings first (generator/probe.py)
+    input_size: int | list[int] = _setting(48, "The side of the square image the model takes, or [height, width]; "
+                                               "the 48x48 face becomes it inside the model wrapper.", size=(8, 512))
+    input_channels: int = _setting(1, "1 for gray; 3: the gray face copied into each channel (an RGB model).",
+                                   choices=(1, 3))
+    resize: str = _choice("bilinear", "center-crop", "pad", default="bilinear", doc=(
+        "How the 48x48 face becomes input_size: bilinear scales it, center-crop cuts its middle (at most 48), pad "
+        "puts it in a black border (at least 48)."))
+    classes: str | list[str] = _setting("fer2013", (
+        'The names of the model\'s outputs, in its order: "fer2013" (0 angry ... 6 neutral), "alphabetical" (the '
+        "order of Keras's flow_from_directory and torchvision's ImageFolder: neutral 4, sad 5, surprise 6), or a "
+        "list; names outside the 7 classes (contempt, unknown, NF) are outputs the report drops."),
+        check=classes.check_value)
+    normalise: str = _choice("fixed", "per-face", default="fixed", doc=(
+        "fixed: (pixel / input_scale - input_mean) / input_std; per-face: each face minus its own mean, divided by "
+        "its own standard deviation (input_scale, input_mean and input_std are then not used)."))
+    probe: bool = _setting(True, "Before the analysis, score the validation faces under common alternative "
+                                 "settings, and stop when one is clearly better (docs/models.md).")
 
 
 @dataclass(frozen=True)
 class DataSettings:
-    csv: str = ""  # empty (and no folder): the bundled synthetic faces
-    folder: str = ""  # an image folder, <split>/<class>/<image> (generator/data/folders.py); not with csv
-    # unusual class folder names -> a class, e.g. {Surprirse = "surprise"} (generator/data/spellings.py)
-    class_folders: dict = field(default_factory=dict)
-    validation_fraction: float = _between(0.0, 1.0, 0.1, open_ends=True)  # used when the file has no PublicTest rows
-    synthetic_seed: int = 0
-    synthetic_count: int = _at_least(70, 8400)
+    """The faces: your CSV, or the bundled synthetic ones (docs/data.md)."""
+    csv: str = _setting("", "The FER2013-format CSV, relative to the folder of pyproject.toml; empty (and no folder): "
+                            "the bundled synthetic faces.")
+    folder: str = _setting("", "An image folder, <split>/<class>/<image>, relative to the folder of pyproject.toml; "
+                               "not with csv (docs/data.md).")
+    class_folders: dict = _setting({}, 'Unusual class folder names mapped to a class, e.g. {Surprirse = "surprise"}.')
+    validation_fraction: float = _between(0.0, 1.0, 0.1, open_ends=True, doc=(
+        "The validation split of a file without PublicTest rows: a seeded, stratified hold-out of this share."))
+    synthetic_seed: int = _setting(0, "The seed the synthetic faces are drawn from.")
+    synthetic_count: int = _at_least(70, 8400, doc="How many synthetic faces (every tenth is a validation face).")
 
 
 @dataclass(frozen=True)
 class ImageSetSettings:
-    # 7 faces, one per class in class order: row numbers, or an image folder's relative paths; empty: pick
-    indices: list[int | str] = field(default_factory=list)
-    min_confidence: float = _at_least(0.0, 0.5)
+    """The seven faces every question explains, one per class."""
+    indices: list[int | str] = _setting([], "7 faces, one per class in class order: data row numbers (0-based), "
+                                            "or an image folder's relative paths; empty: picked.")
+    min_confidence: float = _at_least(0.0, 0.5, doc=(
+        "When picking: per class, the first validation face classified correctly with at least this probability "
+        "(else the most confident correct one)."))
 
 
 @dataclass(frozen=True)
 class FilterSettings:
-    layer: str = ""  # a Conv2d name from `python -m generator layers`; empty: the second conv (block 1's second)
-    steps: int = _at_least(1, 100)  # gradient-ascent steps, the same for every filter
-    lr: float = _at_least(0.0, 0.05)  # Adam step on pixels in [0, 1]
-    start: str = _choice("gray", "noise", "image", default="gray")  # gray + faint noise, uniform noise, the face
-    l2: float = _at_least(0.0, 0.01)  # pulls pixels toward mid-gray, so patterns stay local
-    tv: float = _at_least(0.0, 0.05)  # total variation, against pixel-level noise
-    jitter: int = _at_least(0, 1)  # random shift of up to this many pixels each step, against high-frequency artefacts
-    # the image whose feature maps are shown (a row, or an image folder's path); without such a row, the first face
-    image_row: int | str = 6987
-    top: int = _at_least(1, 8)  # filters shown side by side with their outputs
+    """Question 2: gradient ascent for every filter of one conv layer, and its feature maps for one face."""
+    layer: str = _setting("", "The conv layer, a name from `python -m generator layers`; empty: the second conv.")
+    steps: int = _at_least(1, 100, doc="Gradient-ascent steps per filter (the assignment calls them epochs).")
+    lr: float = _at_least(0.0, 0.05, doc="Adam's step size on pixels in [0, 1].")
+    start: str = _choice("gray", "noise", "image", default="gray", doc=(
+        "Where the ascent starts: gray with faint noise, uniform noise, or the face of image_row."))
+    l2: float = _at_least(0.0, 0.01, doc="Pulls pixels toward mid-gray, so that patterns stay local.")
+    tv: float = _at_least(0.0, 0.05, doc="Total variation: smooths the pattern against pixel-level noise.")
+    jitter: int = _at_least(0, 1, doc="A random shift of up to this many pixels each step, against high-frequency "
+                                      "artefacts.")
+    image_row: int | str = _setting(6987, "The data row (or an image folder's path) whose feature maps are shown; "
+                                          "the first face of the image set if the data has no such face.")
+    top: int = _at_least(1, 8, doc="The strongest filters, shown beside their outputs.")
 
 
 @dataclass(frozen=True)
 class LimeSettings:
-    num_samples: int = _at_least(10, 1000)  # lime's default
-    segments: int = _at_least(2, 50)  # SLIC superpixels asked for; on a 48x48 face ~35-45 come out, ~7x7 pixels
-    compactness: float = _at_least(0.0, 8.0)  # on lime's Lab scale: 8 follows brows, eyes, mouth; 20+ is a grid
-    features: int = _at_least(1, 5)  # superpixels shown for each sign
-    batch_size: int = _at_least(1, 32)  # faces per forward pass; benchmarks/lime_batch.py times other sizes
+    """Question 3: LIME on each of the seven faces."""
+    num_samples: int = _at_least(10, 1000, doc="Perturbed faces per explanation (lime's default).")
+    segments: int = _at_least(2, 50, doc=(
+        "SLIC superpixels asked for: on a 48x48 face about 35-45 come out, about 7x7 pixels each."))
+    compactness: float = _at_least(0.0, 8.0, doc=(
+        "SLIC's compactness on lime's Lab scale: 8 follows brows, eyes and mouth; 20 and up gives a grid."))
+    features: int = _at_least(1, 5, doc="Superpixels shown for each sign: green raises the class probability, red "
+                                        "lowers it.")
+    batch_size: int = _at_least(1, 32, doc="Faces per forward pass; benchmarks/lime_batch.py times other sizes.")
 
 
 @dataclass(frozen=True)
 class OcclusionSettings:
-    box: int = _at_least(1, 15)
-    stride: int = _at_least(1, 1)
-    fill: float = _between(0.0, 1.0, 1.0)  # the box's value, pixels in [0, 1]: 1.0 is white
+    """Question 4: a box slid over each face, and the class probability where it is."""
+    box: int = _at_least(1, 15, doc="The side of the square box, in pixels.")
+    stride: int = _at_least(1, 1, doc="The box is centred on every stride-th pixel.")
+    fill: float = _between(0.0, 1.0, 1.0, doc="The box's value, pixels in [0, 1]: 1.0 is white.")
 
 
 @dataclass(frozen=True)
 class AttributionSettings:
-    smoothgrad_samples: int = _at_least(1, 25)
-    smoothgrad_noise: float = _at_least(0.0, 0.15)  # standard deviation on the [0, 1] pixel scale
-    ig_baseline: str = _choice("black", "mean", "gray", default="black")  # mean: the face's own mean gray
-    ig_steps: int = _at_least(1, 50)
-    gradcam_layer: str = ""  # a Conv2d name; empty: the ReLU after the last Conv2d (rectified feature maps)
-    # Question 1's methods: gradient methods of the registry (generator/explain/methods/), saliency among them
-    methods: list[str] = field(default_factory=lambda: ["saliency", "smoothgrad", "integrated_gradients", "gradcam",
-                                                        "guided_backprop", "guided_gradcam"])
+    """The gradient methods beside vanilla saliency on question 1 (and on the trust page)."""
+    smoothgrad_samples: int = _at_least(1, 25, doc="Noisy copies of the face SmoothGrad averages.")
+    smoothgrad_noise: float = _at_least(0.0, 0.15, doc="SmoothGrad's noise: its standard deviation on pixels in "
+                                                       "[0, 1].")
+    ig_baseline: str = _choice("black", "mean", "gray", default="black", doc=(
+        "Integrated Gradients' start: black, gray (0.5) or mean (the face's own mean gray)."))
+    ig_steps: int = _at_least(1, 50, doc="Integrated Gradients' steps from the baseline to the face.")
+    gradcam_layer: str = _setting("", "Grad-CAM's layer, by name; empty: the ReLU after the last conv (rectified "
+                                      "feature maps).")
+    methods: list[str] = _setting(["saliency", "smoothgrad", "integrated_gradients", "gradcam", "guided_backprop",
+                                   "guided_gradcam"], "Question 1's methods: gradient methods of the registry "
+                                  "(generator/explain/methods/), saliency among them.")
 
 
 @dataclass(frozen=True)
 class Q4Settings:
-    method: str = "occlusion"  # question 4 answers with any registered method (generator/explain/methods/)
+    """Question 4: the author's own choice of method."""
+    method: str = _setting("occlusion", "Any registered method (generator/explain/methods/); occlusion is the "
+                                        "reference report's choice.")
 
 
 @dataclass(frozen=True)
 class TrustSettings:
-    lime_seeds: int = _at_least(2, 10)  # LIME runs per face for the stability scores
-    # The deletion/insertion reference: random pixel orders averaged per face. Two suffice because the reference is
-    # compared face by face over the evaluation set, whose interval carries the rest of its noise.
-    random_orders: int = _at_least(1, 2)
-    # Deletion/insertion: pixels removed or restored per step. 144 gives 16 steps: the curves of every evaluation
-    # face cost 17 forward passes each rather than 49 (on 21 demo faces, saliency's AUCs moved by 0.01 on average)
-    pixels_per_step: int = _at_least(1, 144)
-    sanity_occlusion_stride: int = _at_least(1, 6)  # occlusion is re-run after every randomisation step: coarser
-    imputation: str = _choice("road", "mean", default="road")  # what deletion/insertion put in a removed pixel
-    # Correctly classified validation faces per class in the evaluation set, which question 1's class averages
-    # share: more narrows every interval, and costs the gradient methods (on the trained and the randomised model)
-    # and deletion/insertion of each face (README: Trust settings)
-    faces_per_class: int = _at_least(1, 10)
+    """The trust page: how far each method can be trusted, over the evaluation set (docs/report.md)."""
+    lime_seeds: int = _at_least(2, 10, doc="LIME runs per face, each with its own seed, for the stability scores.")
+    # Two suffice because the reference is compared face by face over the evaluation set, whose interval carries
+    # the rest of its noise.
+    random_orders: int = _at_least(1, 2, doc=(
+        "Random pixel orders averaged per face into the deletion/insertion reference."))
+    # 144 gives 16 steps: the curves of every evaluation face cost 17 forward passes each rather than 49 (on 21 demo
+    # faces, saliency's AUCs moved by 0.01 on average)
+    pixels_per_step: int = _at_least(1, 144, doc="Pixels removed or restored per deletion/insertion step.")
+    sanity_occlusion_stride: int = _at_least(1, 6, doc=(
+        "Occlusion's stride on the evaluation set and in the randomisation check, which re-runs it after every "
+        "randomisation step."))
+    imputation: str = _choice("road", "mean", default="road", doc=(
+        "What deletion/insertion put in a removed pixel: road (ROAD's noisy linear imputation) or mean (mean gray; "
+        "insertion starts from the blurred face)."))
+    # More narrows every interval, and costs the gradient methods (on the trained and the randomised model) and
+    # deletion/insertion of each face.
+    faces_per_class: int = _at_least(1, 10, doc=(
+        "Correctly classified validation faces per class in the evaluation set, which question 1's class averages "
+        "share."))
 
 
 @dataclass(frozen=True)
 class Settings:
-    seed: int = 0
-    site_dir: str = field(default="site_src", metadata={"nonempty": True})
+    """Settings outside any table."""
+    seed: int = _setting(0, "Seeds every random step: the faces picked, SmoothGrad's noise, LIME, the intervals.")
+    site_dir: str = _setting("site_src", "The MkDocs docs folder the generator writes, relative to the folder of "
+                                         "pyproject.toml.", nonempty=True)
     author: Author = field(default_factory=Author)
     collaborators: Collaborators = field(default_factory=Collaborators)
     model: ModelSettings = field(default_factory=ModelSettings)

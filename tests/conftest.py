@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+import error_catalogue
 from generator.data import synth
 from generator.data.fer2013 import write_csv
+from generator.errors import InputError
 from generator.models.cnn import FerCNN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +24,45 @@ TINY_ARCHITECTURE = "generator.models.cnn:FerCNN"
 QUICK = ["--set", "lime.num_samples=100", "--set", "filters.steps=10", "--set", "occlusion.stride=3",
          "--set", "trust.lime_seeds=2", "--set", "attribution.ig_steps=8", "--set", "attribution.smoothgrad_samples=4",
          "--set", "trust.sanity_occlusion_stride=12"]
+
+
+# Every error message a test provokes must be in docs/errors.md. They are recorded where they arise, so no test
+# has to list its messages anywhere: each InputError made in this process, and each `error:` line of a command line
+# run in a subprocess that exits 2 (whether through run_cli or subprocess.run).
+ERRORS_SEEN: list[str] = []
+_input_error_init = InputError.__init__
+
+
+def _recording_init(self, *args):
+    _input_error_init(self, *args)
+    ERRORS_SEEN.append(str(self))
+
+
+InputError.__init__ = _recording_init
+_subprocess_run = subprocess.run
+
+
+def _recording_run(*args, **kwargs):
+    result = _subprocess_run(*args, **kwargs)
+    command = list(args[0] if args else kwargs.get("args", []))
+    if command[1:3] == ["-m", "generator"] and result.returncode == 2 and result.stderr:
+        stderr = result.stderr if isinstance(result.stderr, str) else result.stderr.decode("utf-8", "replace")
+        ERRORS_SEEN.extend(line[len("error: "):] for line in stderr.splitlines() if line.startswith("error: "))
+    return result
+
+
+subprocess.run = _recording_run
+
+
+@pytest.fixture(autouse=True)
+def _errors_are_in_the_catalogue():
+    start = len(ERRORS_SEEN)
+    yield
+    missing = error_catalogue.unlisted(dict.fromkeys(ERRORS_SEEN[start:]))
+    del ERRORS_SEEN[start:]
+    if missing:
+        pytest.fail("error messages not in docs/errors.md (add a row with its fix; <name> stands for a part that "
+                    "varies):\n" + "\n".join(missing), pytrace=False)
 
 
 def tiny_model(seed: int = 0) -> FerCNN:
@@ -170,3 +211,28 @@ def random_faces(n: int = 4, seed: int = 11) -> tuple[torch.Tensor, torch.Tensor
     faces = torch.rand(n, 1, 48, 48, generator=torch.Generator().manual_seed(seed))
     return faces, torch.tensor([0, 3, 5, 6] * (n // 4 + 1))[:n]
 
+
+# Markers for a fast subset, `python -m pytest -m "not browser and not slow"` (the full suite stays the README's
+# command). They are given here, by rule, so that a new test of a kind gets its marker without anyone remembering:
+# `browser` for every test that drives Chromium (through these fixtures), `slow` for every test that runs a whole
+# build (through a fixture that builds a project, or in its own body: SLOW_TESTS, checked by tests/test_markers.py).
+BROWSER_FIXTURES = {"browser", "pdfs"}
+BUILD_FIXTURES = {"tiny_project", "never_happy", "built"}
+SLOW_TESTS = {
+    "test_build.py::test_demo_build_then_mkdocs_strict_gives_both_languages",
+    "test_build_guarantees.py::test_two_builds_with_other_hash_seeds_give_the_same_bytes",
+    "test_keras_cli.py::test_a_whole_build_with_only_the_model_path_set",
+    "test_stable_figures.py::test_builds_under_three_kernel_choices_write_the_same_files",
+    "test_absent_class.py::test_a_csv_without_fear_builds_and_every_page_marks_the_class_absent",
+    "test_class_average.py::test_the_seven_class_averages_are_on_both_q1_pages_with_the_n_they_average",
+    "test_geometry.py::test_a_model_of_another_geometry_builds_end_to_end",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if fixtures & BUILD_FIXTURES or item.nodeid.split("/")[-1].split("[")[0] in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
