@@ -6,6 +6,7 @@ or a wrong type stops the build with one line naming the key, the value and what
 from __future__ import annotations
 
 import tomllib
+import copy
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
@@ -17,8 +18,8 @@ from generator.schema import build_checked, check_override
 def _setting(default, doc: str, **checks):
     """A setting: its default, its meaning (docs/settings.md is generated from it) and the checks of schema.py."""
     metadata = {"doc": doc, **checks}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=type(default), metadata=metadata)
+    if isinstance(default, (list, dict)):  # each Settings gets its own copy of a mutable default
+        return field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
     return field(default=default, metadata=metadata)
 
 
