@@ -50,7 +50,8 @@ def test_the_page_lists_every_key_with_its_default_once():
         for section in sections:
             value = value[section]
         assert entry.default == value[key]
-        row = f"| `{key}` | {entry.type.replace('|', '')} | `{settings_doc.toml_value(value[key])}` |"
+        kind = entry.type.replace("|", "\\|")  # a union type, escaped as the Markdown table needs
+        row = f"| `{key}` | {kind} | `{settings_doc.toml_value(value[key])}` |"
         assert page.count(row) == 1, row
     assert len(settings_doc.entries()) == len(list(_leaves()))
 
