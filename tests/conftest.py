@@ -226,6 +226,9 @@ SLOW_TESTS = {
     "test_absent_class.py::test_a_csv_without_fear_builds_and_every_page_marks_the_class_absent",
     "test_class_average.py::test_the_seven_class_averages_are_on_both_q1_pages_with_the_n_they_average",
     "test_geometry.py::test_a_model_of_another_geometry_builds_end_to_end",
+    "test_probe.py::test_with_model_classes_alphabetical_every_class_page_equals_the_demos",
+    "test_folders.py::test_a_folder_builds_the_report_of_a_csv_of_the_same_images",
+    "test_folders.py::test_a_changed_image_makes_the_next_build_a_full_one",
 }
 
 
