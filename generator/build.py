@@ -58,13 +58,14 @@ def build(settings: Settings, template_dir: Path, progress=lambda _: None, force
         data, loaded, fast = _load_and_check(settings, data, device, progress)
     files_read = _input_files(settings, loaded, data)
     key = _stage_key(settings, loaded, data, device, files_read)
-    run, predicted = stage_names(only), store.has("predictions", key)
+    predictions_key = dict(key, probe=settings.model.probe)
+    run, predicted = stage_names(only), store.has("predictions", predictions_key)
     # Before the predictions, when they must be computed: the faces are not known yet, nor which stages the cache
     # holds, so every stage is counted. Otherwise after them, for the stages the cache cannot give.
     estimate = {} if predicted else _estimate(settings, loaded, fast, run, run, len(data.dataset.images), timer)
     with timer.stage("validation predictions and image set"):
         # The probe (generator/probe.py) runs with them, so a build it stops writes nothing, not even this entry
-        probabilities, probe = store.run("predictions", dict(key, probe=settings.model.probe),
+        probabilities, probe = store.run("predictions", predictions_key,
                                          lambda: predict_and_probe(settings, loaded.model, fast, data))
         images = pick_images(probabilities, data.dataset.labels, data.validation, data.rows,
                              settings.images.min_confidence, fixed_rows(settings, data))

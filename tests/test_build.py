@@ -11,13 +11,13 @@ from generator.build import build
 from generator.cli import main
 from generator.config import Settings, load_settings
 from generator.questions import trust
-from generator.site.render import PAGES as RENDERED_PAGES
+from generator.site.render import HANDIN, PAGES as RENDERED_PAGES
 
 PAGES = list(RENDERED_PAGES)
 SANITY_CHECKED = trust.evaluated(Settings())  # the registry's methods the default report shows, but LIME
 EXPECTED_FILES = sorted(
     [".generated.json", "assets/report.css"]
-    + [f"{p}.md" for p in PAGES] + [f"{p}.en.md" for p in PAGES]
+    + [f"{p}.md" for p in (*PAGES, HANDIN)] + [f"{p}.en.md" for p in (*PAGES, HANDIN)]
     + [f"figures/images/class_{c}.png" for c in range(7)] + [f"figures/q1/saliency_{c}.png" for c in range(7)]
     + ["figures/q2/filters.png", "figures/q2/feature_maps.png", "figures/q2/top_filters.png"]
     + ["figures/q3/confusion_matrix.png"] + [f"figures/q3/lime_{c}.png" for c in range(7)]
