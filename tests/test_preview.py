@@ -135,7 +135,8 @@ def test_a_prose_edit_shows_on_the_served_page_without_torch(project, serve):
         prose.write_bytes(original)
     assert shown, server.log()
     assert sentence in (project / "site_src" / "q1.en.md").read_text(encoding="utf-8")
-    assert "preview: 2 files of site_src re-rendered" in server.log()  # q1.en.md, and q1.md which borrows it
+    # q1.en.md, q1.md which borrows it, and the hand-in page of each language, which holds question 1's prose too
+    assert "preview: 4 files of site_src re-rendered" in server.log()
     assert _torch_and_matplotlib(server.mapped_libraries()) == []
     assert "Traceback" not in server.log()
 
