@@ -5,8 +5,8 @@ or a wrong type stops the build with one line naming the key, the value and what
 """
 from __future__ import annotations
 
-import tomllib
 import copy
+import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
